@@ -1,0 +1,48 @@
+"""Admin user management: list (both contracts' shapes), create, change role, deactivate."""
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, Request, status
+
+from modelyard.api.deps import AdminUser, AuthDep, require_roles
+from modelyard.auth.schemas import ROLE_INPUT, AdminUserOut, UserCreate, UserUpdate
+from modelyard.errors import Conflict
+
+router = APIRouter(tags=["admin"], dependencies=[Depends(require_roles("admin"))])
+
+
+@router.get("/admin/users", response_model=list[AdminUserOut])
+def list_users(auth: AuthDep):
+    return [AdminUserOut.of(u) for u in auth.list_users()]
+
+
+@router.post("/admin/users", response_model=AdminUserOut, status_code=status.HTTP_201_CREATED)
+def create_user(body: UserCreate, auth: AuthDep):
+    role = ROLE_INPUT.get(body.role, body.role)
+    return AdminUserOut.of(auth.create_user(body.username, body.password, role=role, email=body.email))
+
+
+@router.get("/admin/users/{user_id}", response_model=AdminUserOut)
+def get_user(user_id: int, auth: AuthDep):
+    return AdminUserOut.of(auth.get_user(user_id))
+
+
+@router.patch("/admin/users/{user_id}", response_model=AdminUserOut)
+def update_user(user_id: int, body: UserUpdate, admin: AdminUser, auth: AuthDep, request: Request):
+    user = auth.get_user(user_id)
+    if user.id == admin.id and (body.is_active is False or (body.role and body.role not in ("admin", "universal"))):
+        raise Conflict("an admin cannot deactivate or demote their own account")
+    role = ROLE_INPUT.get(body.role, body.role) if body.role else None
+    updated = auth.update_user(user, role=role, is_active=body.is_active, password=body.password, email=body.email)
+    request.app.state.auth_cache.users.pop(user_id, None)
+    return AdminUserOut.of(updated)
+
+
+@router.delete("/admin/users/{user_id}", response_model=AdminUserOut)
+def deactivate_user(user_id: int, admin: AdminUser, auth: AuthDep, request: Request):
+    user = auth.get_user(user_id)
+    if user.id == admin.id:
+        raise Conflict("an admin cannot deactivate their own account")
+    updated = auth.update_user(user, is_active=False)
+    request.app.state.auth_cache.users.pop(user_id, None)
+    return AdminUserOut.of(updated)
+

@@ -1,0 +1,80 @@
+"""One error shape for every contract: {error, message, detail, details, code, timestamp, request_id}."""
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timezone
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from modelyard.errors import AppError
+
+log = logging.getLogger("modelyard.errors")
+HTTP_CODES = {400: "INVALID_PARAMETERS", 401: "AUTHENTICATION_REQUIRED", 403: "INSUFFICIENT_PERMISSIONS",
+              404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED", 409: "CONFLICT", 413: "FILE_TOO_LARGE",
+              415: "UNSUPPORTED_MEDIA_TYPE", 422: "INVALID_INPUT", 429: "RATE_LIMIT_EXCEEDED"}
+TITLES = {400: "Bad request", 401: "Authentication required", 403: "Insufficient permissions",
+          404: "Not found", 405: "Method not allowed", 409: "Conflict", 413: "Payload too large",
+          422: "Invalid input", 429: "Too many requests", 500: "Internal error"}
+
+
+def request_id_of(scope_or_request: Any) -> str | None:
+    scope = getattr(scope_or_request, "scope", scope_or_request)
+    return scope.get("state", {}).get("request_id")
+
+
+def error_body(status: int, code: str, message: str, *, request_id: str | None, details: Any = None,
+               title: str | None = None) -> dict[str, Any]:
+    return {
+        "error": title or TITLES.get(status, "Error"),
+        "message": message,
+        "detail": message,
+        "details": details if details is not None else message,
+        "code": code,
+        "timestamp": datetime.now(timezone.utc).isoformat().replace("+00:00", "Z"),
+        "request_id": request_id,
+    }
+
+
+def error_response(request: Request, status: int, code: str, message: str, *, details: Any = None,
+                   title: str | None = None, headers: dict[str, str] | None = None) -> JSONResponse:
+    rid = request_id_of(request)
+    body = error_body(status, code, message, request_id=rid, details=details, title=title)
+    headers = dict(headers or {})
+    if rid:
+        headers["X-Request-ID"] = rid
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+def _validation_details(exc: RequestValidationError) -> list[dict[str, Any]]:
+    # Never echo the input back: it may hold a password.
+    return [{"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")} for e in exc.errors()]
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(AppError)
+    async def app_error(request: Request, exc: AppError):
+        return error_response(request, exc.status, exc.code, exc.message, details=exc.details,
+                              title=exc.title, headers=exc.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError):
+        details = _validation_details(exc)
+        if any(d["type"] == "json_invalid" for d in details):
+            return error_response(request, 400, "INVALID_JSON", "request body is not valid JSON", details=details)
+        fields = ", ".join(".".join(str(p) for p in d["loc"][1:] or d["loc"]) + f": {d['msg']}" for d in details[:5])
+        return error_response(request, 422, "INVALID_INPUT", f"invalid request: {fields}", details=details)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException):
+        message = exc.detail if isinstance(exc.detail, str) else TITLES.get(exc.status_code, "Error")
+        return error_response(request, exc.status_code, HTTP_CODES.get(exc.status_code, "ERROR"), message,
+                              headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(Exception)
+    async def unhandled(request: Request, exc: Exception):
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return error_response(request, 500, "INTERNAL_ERROR", "internal error; quote the request id when reporting it")

@@ -1,0 +1,48 @@
+"""Health (public) and status (authenticated) in each contract's shape."""
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends
+from fastapi.responses import JSONResponse
+
+from modelyard.api.deps import JobsDep, RuntimeDep, current_user
+from modelyard.ops import status
+from modelyard.ops.schemas import HealthOut, HostStatusOut, SystemStatusOut
+
+public = APIRouter(tags=["system"])
+private = APIRouter(tags=["system"], dependencies=[Depends(current_user)])
+
+
+def _health(runtime) -> JSONResponse:
+    body = status.health(runtime)
+    return JSONResponse(body, status_code=200 if body["status"] == "healthy" else 503)
+
+
+@public.get("/health", response_model=HealthOut, responses={503: {"model": HealthOut}})
+def health(runtime: RuntimeDep):
+    return _health(runtime)
+
+
+@public.get("/monitoring/api/health", response_model=HealthOut, responses={503: {"model": HealthOut}})
+def monitoring_health(runtime: RuntimeDep):
+    return _health(runtime)
+
+
+@private.get("/api/status", response_model=SystemStatusOut)
+def system_status(runtime: RuntimeDep, jobs: JobsDep):
+    host = status.host_figures(str(runtime.settings.home_dir))
+    counts = jobs.counts_by_status()
+    used = runtime.blobs.usage_bytes()
+    uptime = status.uptime_seconds(runtime)
+    return SystemStatusOut(
+        status="operational", active_jobs=counts.get("in_progress", 0), queued_jobs=counts.get("queued", 0),
+        storage_used=status.human_bytes(used), storage_used_bytes=used,
+        cpu_usage=f"{host['cpu_percent']:.0f}%", memory_usage=f"{host['memory']['percent']:.0f}%",
+        uptime=status.human_uptime(uptime), uptime_seconds=round(uptime, 1),
+    )
+
+
+@private.get("/status", response_model=HostStatusOut)
+def host_status(runtime: RuntimeDep):
+    host = status.host_figures(str(runtime.settings.home_dir))
+    return HostStatusOut(status="healthy", memory=host["memory"], cpu_usage=f"{host['cpu_percent']}%",
+                         disk_usage=host["disk_usage"])

@@ -1,0 +1,85 @@
+"""Password hashing (argon2), JWTs, and API key material. No I/O here."""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import time
+import uuid
+from dataclasses import dataclass
+
+import jwt
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+
+from modelyard.errors import Unauthorized
+
+_hasher = PasswordHasher()
+# Verified against when the user does not exist, so both failures cost the same time.
+_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+ALGORITHM = "HS256"
+API_KEY_PREFIX = "mdy_"
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def verify_password(password_hash: str | None, password: str) -> bool:
+    try:
+        return _hasher.verify(password_hash or _DUMMY_HASH, password) and password_hash is not None
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        return False
+
+
+@dataclass(frozen=True)
+class TokenClaims:
+    user_id: int
+    username: str
+    role: str
+    jti: str
+    issued_at: int
+    expires_at: int
+
+
+def issue_token(*, secret: str, user_id: int, username: str, role: str, ttl: int) -> tuple[str, TokenClaims]:
+    now = int(time.time())
+    claims = TokenClaims(user_id, username, role, uuid.uuid4().hex, now, now + ttl)
+    payload = {"sub": str(user_id), "name": username, "role": role, "jti": claims.jti, "iat": now, "exp": now + ttl}
+    return jwt.encode(payload, secret, algorithm=ALGORITHM), claims
+
+
+def decode_token(token: str, *, secret: str) -> TokenClaims:
+    """Verify signature, algorithm (HS256 only: `alg: none` is refused) and expiry."""
+    try:
+        payload = jwt.decode(
+            token, secret, algorithms=[ALGORITHM], options={"require": ["exp", "iat", "sub", "jti"]}
+        )
+        return TokenClaims(
+            int(payload["sub"]), str(payload.get("name", "")), str(payload.get("role", "")),
+            str(payload["jti"]), int(payload["iat"]), int(payload["exp"]),
+        )
+    except jwt.ExpiredSignatureError:
+        raise Unauthorized("token expired") from None
+    except (jwt.InvalidTokenError, ValueError, TypeError):
+        raise Unauthorized("invalid token") from None
+
+
+def new_api_key() -> tuple[str, str, str]:
+    """A fresh key: (full key shown once, its lookup prefix, its sha256 hash to store)."""
+    body = secrets.token_urlsafe(32)
+    full = f"{API_KEY_PREFIX}{body}"
+    return full, full[:12], hash_api_key(full)
+
+
+def hash_api_key(full: str) -> str:
+    # Keys carry 256 bits of randomness: a fast hash is enough, a slow one would cost every request.
+    return hashlib.sha256(full.encode()).hexdigest()
+
+
+def api_key_matches(full: str, stored_hash: str) -> bool:
+    return hmac.compare_digest(hash_api_key(full), stored_hash)
+
+
+def looks_like_api_key(value: str) -> bool:
+    return value.startswith(API_KEY_PREFIX) and len(value) > 20

@@ -1,0 +1,120 @@
+"""Request and response bodies of the login dialects, accounts and keys."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from modelyard.auth.models import User
+
+USERNAME = r"^[A-Za-z0-9_.@-]+$"
+EMAIL = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
+# Each contract names roles in its own words; `labeling` calls a plain user a customer.
+LABELING_ROLES = {"user": "customer"}
+CSV_SCORING_ROLES = {"admin": "Admin", "universal": "Admin", "user": "User", "labeler": "User"}
+ROLE_INPUT = {"customer": "user"}
+
+
+class LoginIn(BaseModel):
+    username: str = Field(min_length=1, max_length=100)
+    password: str = Field(min_length=1, max_length=256)
+
+
+class LoginOut(BaseModel):
+    access_token: str
+    token_type: str = "bearer"
+    role: str
+    expires_in: int
+    user_id: int
+    username: str
+
+
+class CsvLoginOut(LoginOut):
+    token: str
+
+
+class RegisterIn(BaseModel):
+    username: str = Field(min_length=3, max_length=50, pattern=USERNAME)
+    email: str = Field(max_length=254, pattern=EMAIL)
+    password: str = Field(min_length=6, max_length=256)
+
+
+class RegisterOut(BaseModel):
+    message: str
+    user_id: int
+    username: str
+    api_key: str
+
+
+class UserOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    user_id: int
+    username: str
+    email: str | None
+    role: str
+    api_key: str | None = Field(None, description="prefix of the newest API key; the full key is shown only once")
+    created_at: datetime
+
+
+class RateLimitOut(BaseModel):
+    limit: int
+    remaining: int
+    reset: int
+
+
+class ValidateOut(BaseModel):
+    valid: bool
+    user_id: int
+    username: str
+    role: str
+    rate_limit: RateLimitOut
+
+
+class AdminUserOut(BaseModel):
+    id: int
+    user_id: int
+    username: str
+    email: str | None
+    role: str = Field(description="in the labeling contract's words: customer|labeler|admin|universal")
+    is_active: bool
+    created_at: datetime
+    last_login_at: datetime | None
+
+    @classmethod
+    def of(cls, user: User) -> "AdminUserOut":
+        return cls(id=user.id, user_id=user.id, username=user.username, email=user.email,
+                   role=LABELING_ROLES.get(user.role, user.role), is_active=user.is_active,
+                   created_at=user.created_at, last_login_at=user.last_login_at)
+
+
+class UserCreate(BaseModel):
+    username: str = Field(min_length=3, max_length=50, pattern=USERNAME)
+    password: str = Field(min_length=8, max_length=256)
+    role: str = Field("user", pattern=r"^(admin|user|customer|labeler|universal)$")
+    email: str | None = Field(None, max_length=254, pattern=EMAIL)
+
+
+class UserUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    role: str | None = Field(None, pattern=r"^(admin|user|customer|labeler|universal)$")
+    is_active: bool | None = None
+    password: str | None = Field(None, min_length=8, max_length=256)
+    email: str | None = Field(None, max_length=254, pattern=EMAIL)
+
+
+class KeyCreate(BaseModel):
+    name: str = Field("default", min_length=1, max_length=100)
+
+
+class KeyOut(BaseModel):
+    id: str
+    name: str
+    prefix: str
+    created_at: datetime
+    last_used_at: datetime | None = None
+
+
+class NewKeyOut(KeyOut):
+    api_key: str = Field(description="the full key; shown only in this response")

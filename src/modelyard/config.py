@@ -1,0 +1,118 @@
+"""Settings, read once from the environment (MODELYARD_*) and an optional .env file."""
+from __future__ import annotations
+
+import os
+import secrets
+from functools import cached_property
+from pathlib import Path
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PLACEHOLDER_SECRETS = {"changeme", "change-me", "secret", "changethis", "please-change"}
+
+
+class Settings(BaseSettings):
+    """Everything modelyard reads from its environment. Tests pass their own instance."""
+
+    model_config = SettingsConfigDict(env_prefix="MODELYARD_", env_file=".env", extra="ignore")
+
+    home: Path = Path("./modelyard-data")
+    database_url: str = ""  # default: SQLite in home; or postgresql://user@host/db
+    blob_url: str = ""  # default: home/blobs; or s3://bucket/prefix
+    queue_url: str = ""  # default: Huey on SQLite in home; or redis://host:port/db
+    queue_name: str = "modelyard"  # Huey queue name (keys in Redis are namespaced by it)
+    redis_url: str = ""  # shared rate limits and caches; empty: in process memory
+
+    s3_endpoint_url: str = ""
+    s3_region: str = "us-east-1"
+    s3_access_key_id: str = ""
+    s3_secret_access_key: str = ""
+
+    secret_key: str = ""  # signs tokens and URLs; generated and kept in home when empty
+    token_ttl_seconds: int = Field(default=86400, ge=60)
+    signed_url_ttl_seconds: int = Field(default=900, ge=10)
+    public_url: str = ""  # base of signed URLs served by modelyard itself; default from the request
+
+    admin_password: str = ""
+    admin_username: str = "admin"
+
+    max_json_bytes: int = Field(default=1 * 1024 * 1024, ge=1024)
+    max_upload_bytes: int = Field(default=50 * 1024 * 1024, ge=1024)
+
+    login_max_failures: int = Field(default=5, ge=1)
+    login_failure_window_seconds: int = Field(default=900, ge=1)
+
+    rate_limit_api_key: str = "1000/hour"  # requests per API key
+    rate_limit_token: str = "5000/hour"  # requests per user with a JWT
+
+    cors_origins: list[str] = []
+    cors_allow_credentials: bool = False
+
+    embedded_worker: bool | None = None  # default: on for SQLite queues, off for Redis
+    worker_threads: int = Field(default=2, ge=1)
+    job_heartbeat_seconds: float = Field(default=5.0, gt=0)
+    job_stale_seconds: float = Field(default=30.0, gt=0)
+    job_max_attempts: int = Field(default=2, ge=1)
+    job_modules: list[str] = []  # extra modules that register job handlers
+
+    @field_validator("secret_key")
+    @classmethod
+    def _refuse_placeholder(cls, value: str) -> str:
+        if value and (value.lower() in PLACEHOLDER_SECRETS or len(value) < 16):
+            raise ValueError("MODELYARD_SECRET_KEY is a placeholder or shorter than 16 characters")
+        return value
+
+    @model_validator(mode="after")
+    def _cors_is_safe(self) -> "Settings":
+        if self.cors_allow_credentials and "*" in self.cors_origins:
+            raise ValueError("CORS: a wildcard origin cannot be combined with credentials")
+        return self
+
+    # Derived values -----------------------------------------------------
+
+    @cached_property
+    def home_dir(self) -> Path:
+        path = self.home.expanduser().resolve()
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    @property
+    def resolved_database_url(self) -> str:
+        url = self.database_url or f"sqlite:///{self.home_dir / 'modelyard.db'}"
+        if url.startswith("postgresql://") or url.startswith("postgres://"):
+            url = "postgresql+psycopg://" + url.split("://", 1)[1]
+        return url
+
+    @property
+    def resolved_blob_url(self) -> str:
+        return self.blob_url or f"file://{self.home_dir / 'blobs'}"
+
+    @property
+    def resolved_queue_url(self) -> str:
+        return self.queue_url or f"sqlite:///{self.home_dir / 'queue.db'}"
+
+    @property
+    def is_embedded_queue(self) -> bool:
+        return self.resolved_queue_url.startswith("sqlite")
+
+    @property
+    def runs_embedded_worker(self) -> bool:
+        return self.is_embedded_queue if self.embedded_worker is None else self.embedded_worker
+
+    @cached_property
+    def resolved_secret_key(self) -> str:
+        """The configured secret, or one generated on first start and kept in the data folder."""
+        if self.secret_key:
+            return self.secret_key
+        path = self.home_dir / "secret.key"
+        if not path.exists():
+            tmp = path.with_suffix(f".{os.getpid()}.tmp")
+            tmp.write_text(secrets.token_urlsafe(48))
+            tmp.chmod(0o600)
+            try:
+                os.link(tmp, path)  # atomic: the first process to start wins
+            except FileExistsError:
+                pass
+            tmp.unlink(missing_ok=True)
+        return path.read_text().strip()

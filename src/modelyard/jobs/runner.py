@@ -1,0 +1,104 @@
+"""Runs one job by id: claim it, keep a heartbeat, record the outcome; fail or retry stale jobs."""
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+from datetime import timedelta
+from typing import TYPE_CHECKING
+
+from sqlalchemy import select, update
+
+from modelyard.db.base import utcnow
+from modelyard.jobs.context import JobCancelled, JobContext
+from modelyard.jobs.models import Job
+from modelyard.jobs.registry import HANDLERS
+
+if TYPE_CHECKING:
+    from modelyard.runtime import Runtime
+
+log = logging.getLogger("modelyard.jobs")
+
+
+def worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident() % 100000}"
+
+
+class Runner:
+    def __init__(self, runtime: "Runtime"):
+        self.runtime = runtime
+        self.db = runtime.db
+        self.settings = runtime.settings
+
+    def run(self, job_id: str) -> None:
+        ctx = self._claim(job_id)
+        if ctx is None:
+            return
+        stop = threading.Event()
+        beat = threading.Thread(target=self._heartbeat, args=(job_id, stop), daemon=True)
+        beat.start()
+        try:
+            result = HANDLERS[ctx.kind](ctx)
+            self._finish(job_id, "completed", result=result or {}, progress=100.0, step="completed")
+        except JobCancelled:
+            self._finish(job_id, "cancelled", step="cancelled")
+        except Exception as exc:  # the job fails with its reason; the worker lives on
+            log.exception("job %s (%s) failed", job_id, ctx.kind)
+            self._finish(job_id, "failed", error=f"{type(exc).__name__}: {exc}"[:2000], step="failed")
+        finally:
+            stop.set()
+            beat.join(timeout=5)
+
+    def _claim(self, job_id: str) -> JobContext | None:
+        """Move queued → in_progress atomically; another worker (or a cancel) may have won."""
+        now = utcnow()
+        with self.db.session() as session:
+            claimed = session.execute(
+                update(Job).where(Job.id == job_id, Job.status == "queued")
+                .values(status="in_progress", attempts=Job.attempts + 1, worker=worker_name(),
+                        started_at=now, heartbeat_at=now, updated_at=now, step="starting")
+            ).rowcount
+            if not claimed:
+                return None
+            job = session.get(Job, job_id)
+            if job.kind not in HANDLERS:
+                job.status, job.error, job.finished_at = "failed", f"no handler for job kind {job.kind!r}", now
+                return None
+            return JobContext(job.id, job.kind, job.owner_id, dict(job.params or {}), job.attempts,
+                              self.runtime, job.progress)
+
+    def _heartbeat(self, job_id: str, stop: threading.Event) -> None:
+        while not stop.wait(self.settings.job_heartbeat_seconds):
+            try:
+                with self.db.session() as session:
+                    session.execute(update(Job).where(Job.id == job_id, Job.status == "in_progress")
+                                    .values(heartbeat_at=utcnow()))
+            except Exception:
+                log.warning("heartbeat for job %s failed", job_id, exc_info=True)
+
+    def _finish(self, job_id: str, status: str, **values) -> None:
+        with self.db.session() as session:
+            session.execute(update(Job).where(Job.id == job_id, Job.status == "in_progress")
+                            .values(status=status, finished_at=utcnow(), updated_at=utcnow(), **values))
+
+    def reap_stale(self) -> list[str]:
+        """Jobs whose worker stopped beating: queue them again while attempts remain, else fail them."""
+        cutoff = utcnow() - timedelta(seconds=self.settings.job_stale_seconds)
+        requeued: list[str] = []
+        with self.db.session() as session:
+            stale = session.scalars(select(Job).where(Job.status == "in_progress", Job.heartbeat_at < cutoff)).all()
+            for job in stale:
+                base = update(Job).where(Job.id == job.id, Job.status == "in_progress", Job.heartbeat_at < cutoff)
+                lost = f"worker {job.worker} stopped responding (no heartbeat for {self.settings.job_stale_seconds:.0f}s)"
+                if job.attempts < job.max_attempts and not job.cancel_requested:
+                    values = {"status": "queued", "step": f"retrying: {lost}", "worker": None}
+                else:
+                    values = {"status": "failed", "error": f"{lost} after {job.attempts} attempt(s)",
+                              "step": "failed", "finished_at": utcnow()}
+                if session.execute(base.values(updated_at=utcnow(), **values)).rowcount and values["status"] == "queued":
+                    requeued.append(job.id)
+        for job_id in requeued:
+            log.warning("job %s requeued after its worker was lost", job_id)
+            self.runtime.queue.enqueue(job_id)
+        return requeued

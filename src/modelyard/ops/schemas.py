@@ -1,0 +1,51 @@
+"""Bodies of the health and status endpoints, in each contract's words."""
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel
+
+
+class HealthOut(BaseModel):
+    status: str
+    timestamp: str
+    version: str
+    checks: dict[str, Any]
+
+
+class SystemStatusOut(BaseModel):
+    """mlops-dashboard `GET /api/status`."""
+
+    status: str
+    active_jobs: int
+    queued_jobs: int
+    storage_used: str
+    storage_used_bytes: int
+    cpu_usage: str
+    memory_usage: str
+    uptime: str
+    uptime_seconds: float
+
+
+class MemoryOut(BaseModel):
+    total: int
+    available: int
+    percent: float
+    used: int
+    free: int
+
+
+class DiskOut(BaseModel):
+    total: int
+    used: int
+    free: int
+    percent: float
+
+
+class HostStatusOut(BaseModel):
+    """model-registry `GET /status`."""
+
+    status: str
+    memory: MemoryOut
+    cpu_usage: str
+    disk_usage: DiskOut

@@ -1,0 +1,46 @@
+"""Moving-window counters from the `limits` library: in memory, or in Redis when configured."""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from limits import parse
+from limits.storage import storage_from_string
+from limits.strategies import MovingWindowRateLimiter
+
+
+@dataclass(frozen=True)
+class WindowStats:
+    limit: int
+    remaining: int
+    reset: int
+
+    @property
+    def retry_after(self) -> int:
+        return max(1, self.reset - int(time.time()))
+
+
+class Limiter:
+    """Counts hits per key; shared across processes when backed by Redis."""
+
+    def __init__(self, redis_url: str = ""):
+        self.storage = storage_from_string(redis_url or "memory://")
+        self.limiter = MovingWindowRateLimiter(self.storage)
+
+    def hit(self, rule: str, *keys: str) -> bool:
+        """Record one hit; False when the rule was already exhausted."""
+        return self.limiter.hit(parse(rule), *keys)
+
+    def exhausted(self, rule: str, *keys: str) -> bool:
+        return not self.limiter.test(parse(rule), *keys)
+
+    def reset_at(self, rule: str, *keys: str) -> int:
+        return int(self.limiter.get_window_stats(parse(rule), *keys).reset_time)
+
+    def stats(self, rule: str, *keys: str) -> WindowStats:
+        item = parse(rule)
+        window = self.limiter.get_window_stats(item, *keys)
+        return WindowStats(item.amount, max(0, window.remaining), int(window.reset_time))
+
+    def clear(self, rule: str, *keys: str) -> None:
+        self.limiter.clear(parse(rule), *keys)
