@@ -10,12 +10,13 @@ from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
 import pytest
 
 from modelyard.config import Settings
-from modelyard.errors import BadRequest
+from modelyard.errors import BadRequest, Conflict
 from modelyard.storage import open_blob_store
-from modelyard.storage.base import BlobNotFound, BlobTooLarge
+from modelyard.storage.base import BlobNotFound, BlobStoreError, BlobTooLarge
 from modelyard.storage.local import LocalBlobStore
 from modelyard.storage.s3 import S3BlobStore
 from tests.backends.conftest import BASE_URL, MAX_UPLOAD_BYTES, SECRET
+from tests.support.servers import free_port
 
 MB = 1024 * 1024
 UNSAFE_KEYS = ["", "../escape", "a/../b", "a/..", "/etc/passwd", "a\\b", "a//b", "a/", ".hidden", "a/.b", "a b"]
@@ -282,6 +283,23 @@ def test_local_usage_ignores_temp_files_and_sidecars(blob_store):
     blob_store.put("a", b"12345", content_type="text/plain")
     (blob_store.root / ".tmp" / "put-stray").write_bytes(b"z" * 999)
     assert blob_store.usage_bytes() == 5
+
+
+@local_only
+def test_local_key_under_an_existing_blob_is_a_conflict(blob_store):
+    blob_store.put("a", b"file")
+    with pytest.raises(Conflict):
+        blob_store.put("a/b", b"under a file")
+    assert blob_store.read_bytes("a") == b"file"
+    assert leftovers(blob_store) == []
+
+
+def test_s3_that_cannot_be_reached_is_a_store_error():
+    store = S3BlobStore(
+        "unreachable", endpoint_url=f"http://127.0.0.1:{free_port()}", access_key_id="test", secret_access_key="test",
+    )
+    with pytest.raises(BlobStoreError):  # after botocore's own retries, a few seconds
+        store.stat("k")
 
 
 # Choosing the store from settings ----------------------------------------

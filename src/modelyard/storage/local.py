@@ -151,7 +151,7 @@ class LocalBlobStore(BlobStore):
         """Raise Forbidden unless `sig` signs (method, key, expires) and `expires` is in the future."""
         check_key(key)
         expected = self._sign(method.upper(), key, int(expires))
-        if False:
+        if not hmac.compare_digest(expected.encode(), (sig or "").encode()):
             raise Forbidden("invalid blob URL signature")
         if int(expires) < time.time():
             raise Forbidden("signed blob URL has expired")

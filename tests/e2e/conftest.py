@@ -1,0 +1,87 @@
+"""End-to-end fixtures: `modelyard serve` / `modelyard worker` processes, a database, a queue name.
+
+Every process started here writes its stdout+stderr to a file in the test's tmp_path, is stopped
+(SIGTERM, then SIGKILL) in fixture teardown, and has its log attached to the report of a failing test.
+
+PostgreSQL and Redis availability come from the `postgres_server` / `redis_server` fixtures of
+tests/conftest.py: when unreachable they skip locally and fail when CI=true.
+"""
+from __future__ import annotations
+
+import secrets
+from typing import Iterator
+
+import pytest
+
+from tests.e2e.processes import STARTED, Launcher
+
+
+def _started_list(node: pytest.Item | pytest.Collector) -> list:
+    return node.stash.setdefault(STARTED, [])
+
+
+@pytest.fixture
+def launch(request, tmp_path) -> Iterator[Launcher]:
+    """Start modelyard processes for this test; all are stopped (SIGTERM, then SIGKILL) at teardown."""
+    launcher = Launcher(tmp_path / "procs", _started_list(request.node))
+    try:
+        yield launcher
+    finally:
+        launcher.stop_all()
+
+
+@pytest.fixture(scope="module")
+def module_launch(request, tmp_path_factory) -> Iterator[Launcher]:
+    """Like `launch`, for processes shared by the tests of one module."""
+    launcher = Launcher(tmp_path_factory.mktemp("procs"), _started_list(request.node))
+    try:
+        yield launcher
+    finally:
+        launcher.stop_all()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    """On a failure, attach the log of every process this test could see (its own and shared ones)."""
+    report = yield
+    if report.failed and report.when in ("setup", "call"):
+        processes = [p for node in item.listchain() for p in node.stash.get(STARTED, [])]
+        for process in processes:
+            report.sections.append((f"log of {process.name} (pid {process.pid})", process.describe()))
+    return report
+
+
+# --- services --------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def pg_database(postgres_server) -> Iterator[str]:
+    """A fresh PostgreSQL database for this test module, dropped afterwards."""
+    import psycopg
+
+    name = f"modelyard_e2e_{secrets.token_hex(5)}"
+    with psycopg.connect(postgres_server, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield postgres_server.rsplit("/", 1)[0] + "/" + name
+    finally:
+        with psycopg.connect(postgres_server, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def queue_name(redis_server) -> Iterator[str]:
+    """A queue name of its own for this test; its Redis keys are removed afterwards."""
+    import redis
+
+    name = f"e2e{secrets.token_hex(6)}"
+    try:
+        yield name
+    finally:
+        client = redis.Redis.from_url(redis_server)
+        try:
+            keys = list(client.scan_iter(match=f"huey.*{name}*"))
+            if keys:
+                client.delete(*keys)
+        finally:
+            client.close()
