@@ -59,8 +59,8 @@ class Settings(BaseSettings):
     @field_validator("secret_key")
     @classmethod
     def _refuse_placeholder(cls, value: str) -> str:
-        if value and (value.lower() in PLACEHOLDER_SECRETS or len(value) < 16):
-            raise ValueError("MODELYARD_SECRET_KEY is a placeholder or shorter than 16 characters")
+        if value and (value.lower() in PLACEHOLDER_SECRETS or len(value) < 32):
+            raise ValueError("MODELYARD_SECRET_KEY is a placeholder or shorter than 32 characters")
         return value
 
     @model_validator(mode="after")

@@ -19,9 +19,10 @@ def test_registry_status_reports_memory_cpu_and_disk(client, accounts):
 
 
 def test_dashboard_status_counts_jobs_and_storage(client, accounts, app):
+    before = client.get("/api/status", headers=accounts["user"].headers).json()["storage_used_bytes"]
     app.state.runtime.blobs.put("datasets/example.csv", b"a,b\n1,2\n")
-    app.state.runtime.blobs._usage_cache = None if hasattr(app.state.runtime.blobs, "_usage_cache") else None
     body = client.get("/api/status", headers=accounts["user"].headers).json()
+    assert body["storage_used_bytes"] == before + 8
     assert body["status"] == "operational"
     assert body["active_jobs"] >= 0
     assert body["cpu_usage"].endswith("%") and body["memory_usage"].endswith("%")

@@ -9,6 +9,7 @@ import time
 from urllib.parse import parse_qsl, urlencode
 
 from modelyard.api.errors import error_body
+from modelyard.errors import PayloadTooLarge
 
 access_log = logging.getLogger("modelyard.access")
 _RID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
@@ -92,19 +93,35 @@ class BodyLimitMiddleware:
         if length is not None and length.isdigit() and int(length) > limit:
             return await self._refuse(scope, send, limit)
         seen = 0
+        exceeded = False
 
         async def counted_receive():
-            nonlocal seen
+            nonlocal seen, exceeded
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > limit:
-                    from modelyard.errors import PayloadTooLarge
-
+                    exceeded = True
                     raise PayloadTooLarge(f"request body exceeds the limit of {limit} bytes")
             return message
 
-        await self.app(scope, counted_receive, send)
+        refused = False
+
+        async def guarded_send(message):
+            # Whatever the app made of the interrupted body (400, 500...), the client is told 413.
+            nonlocal refused
+            if exceeded:
+                if not refused:
+                    refused = True
+                    await self._refuse(scope, send, limit)
+                return
+            await send(message)
+
+        try:
+            await self.app(scope, counted_receive, guarded_send)
+        except PayloadTooLarge:
+            if not refused:
+                await self._refuse(scope, send, limit)
 
     async def _refuse(self, scope, send, limit: int) -> None:
         rid = scope.get("state", {}).get("request_id")
