@@ -10,12 +10,13 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from modelyard import __version__
-from modelyard.api import admin, auth, blobs, errors, jobs, system
+from modelyard.api import admin, auth, blobs, errors, jobs, live, mlops_dashboard, system
 from modelyard.api.deps import AuthCache
 from modelyard.api.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from modelyard.auth.service import AuthService
 from modelyard.config import Settings
 from modelyard.jobs.queue import Worker
+from modelyard.ops.latency import LatencyWindow
 from modelyard.runtime import Runtime
 
 log = logging.getLogger("modelyard")
@@ -47,9 +48,11 @@ def create_app(settings: Settings | None = None, *, run_worker: bool | None = No
         worker = Worker(runtime, threads=settings.worker_threads) if start_worker and not immediate_jobs else None
         if worker:
             worker.start()
+        runtime.tally.start()
         try:
             yield
         finally:
+            runtime.tally.stop()
             if worker:
                 worker.stop()
             runtime.close()
@@ -60,10 +63,12 @@ def create_app(settings: Settings | None = None, *, run_worker: bool | None = No
     app.state.settings = settings
     app.state.blobs = runtime.blobs
     app.state.auth_cache = AuthCache()
+    app.state.latency = LatencyWindow()
+    app.state.ws_connections = live.Connections()
 
     errors.install(app)
     for router in (system.public, auth.public, blobs.router, system.private, auth.private, jobs.router,
-                   admin.router):
+                   admin.router, mlops_dashboard.router, live.router):
         app.include_router(router)
 
     app.add_middleware(BodyLimitMiddleware, json_limit=settings.max_json_bytes,
@@ -72,5 +77,5 @@ def create_app(settings: Settings | None = None, *, run_worker: bool | None = No
         app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins,
                            allow_credentials=settings.cors_allow_credentials,
                            allow_methods=["*"], allow_headers=["*"], expose_headers=["X-Request-ID"])
-    app.add_middleware(RequestContextMiddleware)
+    app.add_middleware(RequestContextMiddleware, latency=app.state.latency)
     return app

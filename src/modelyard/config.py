@@ -40,6 +40,12 @@ class Settings(BaseSettings):
     max_json_bytes: int = Field(default=1 * 1024 * 1024, ge=1024)
     max_upload_bytes: int = Field(default=50 * 1024 * 1024, ge=1024)
 
+    max_training_seconds: int = Field(default=3600, ge=5)  # ceiling on any training request's budget
+    max_predict_rows: int = Field(default=10_000, ge=1)  # rows per online predict request
+    model_cache_bytes: int = Field(default=1024 * 1024 * 1024, ge=1024)  # loaded models kept per process
+    ws_max_connections: int = Field(default=100, ge=1)
+    ws_metrics_interval: float = Field(default=5.0, gt=0)
+
     login_max_failures: int = Field(default=5, ge=1)
     login_failure_window_seconds: int = Field(default=900, ge=1)
 

@@ -7,7 +7,9 @@ from modelyard.config import Settings
 from modelyard.db import Database
 from modelyard.jobs.queue import JobQueue
 from modelyard.jobs.registry import load_handlers
+from modelyard.ops.activity import PredictionTally
 from modelyard.ratelimit import Limiter
+from modelyard.serving.loader import ModelCache
 from modelyard.storage import open_blob_store
 
 
@@ -22,6 +24,8 @@ class Runtime:
         self.limiter = Limiter(settings.redis_url)
         load_handlers(settings.job_modules)
         self.queue = JobQueue(self, immediate=immediate_jobs)
+        self.models = ModelCache(self.blobs, max_bytes=settings.model_cache_bytes)
+        self.tally = PredictionTally(self.db)
 
     def close(self) -> None:
         self.db.dispose()

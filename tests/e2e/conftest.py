@@ -47,7 +47,7 @@ def pytest_runtest_makereport(item, call):
     if report.failed and report.when in ("setup", "call"):
         processes = [p for node in item.listchain() for p in node.stash.get(STARTED, [])]
         for process in processes:
-            report.sections.append((f"log of {process.name} (pid {process.pid})", process.describe()))
+            report.sections.append((f"log of {process.name}", process.describe_with_log()))
     return report
 
 

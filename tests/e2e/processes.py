@@ -62,8 +62,14 @@ class ModelyardProcess:
         return text if len(text) <= chars else "…" + text[-chars:]
 
     def describe(self) -> str:
+        """One line: name, pid, state and log file (the log itself is attached to failed reports)."""
         state = "running" if self.alive() else f"exited with {self.proc.returncode}"
-        return f"{self.name} (pid {self.pid}, {state}), log {self.log_path}:\n{self.tail()}"
+        if self.proc.returncode == 3:  # uvicorn's exit code when the app's lifespan startup raised
+            state += " = application startup failed (migrations or bootstrap); the traceback may be missing below"
+        return f"{self.name} (pid {self.pid}, {state}), log {self.log_path}"
+
+    def describe_with_log(self) -> str:
+        return f"{self.describe()}:\n{self.tail()}"
 
     def sigkill(self) -> None:
         """Kill without warning (no graceful shutdown, no last heartbeat) and reap the child."""

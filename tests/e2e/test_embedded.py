@@ -203,7 +203,7 @@ def test_a_first_start_without_an_admin_password_prints_a_generated_one_that_log
     server = launch.serve(embedded_env(tmp_path / "home", None))
 
     found = re.search(r"created user 'admin' with password: (\S+)", server.log())
-    assert found, f"no generated admin password on stderr:\n{server.describe()}"
+    assert found, f"no generated admin password on stderr of {server.describe()}"
     with httpx.Client(base_url=server.url, timeout=15.0) as http:
         response = http.post("/api/auth/login", json={"username": "admin", "password": found.group(1)})
     assert response.status_code == 200, response.text

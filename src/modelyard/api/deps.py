@@ -15,6 +15,8 @@ from modelyard.auth.service import AuthService
 from modelyard.config import Settings
 from modelyard.errors import Forbidden, TooManyRequests, Unauthorized
 from modelyard.jobs.service import JobService
+from modelyard.ops.settings import SettingsService
+from modelyard.registry.service import RegistryService
 from modelyard.runtime import Runtime
 
 
@@ -64,6 +66,20 @@ def get_jobs(session: SessionDep, runtime: RuntimeDep) -> JobService:
 JobsDep = Annotated[JobService, Depends(get_jobs)]
 
 
+def get_registry(session: SessionDep, runtime: RuntimeDep) -> RegistryService:
+    return RegistryService(session, runtime.blobs)
+
+
+RegistryDep = Annotated[RegistryService, Depends(get_registry)]
+
+
+def get_settings_service(session: SessionDep) -> SettingsService:
+    return SettingsService(session)
+
+
+AppSettingsDep = Annotated[SettingsService, Depends(get_settings_service)]
+
+
 class AuthCache:
     """Short-lived caches so that most requests authenticate without a database round trip."""
 
@@ -107,12 +123,8 @@ def _apply_rate_limit(request: Request, runtime: Runtime, kind: str, ident: str)
                                        "Retry-After": str(stats.retry_after)})
 
 
-def current_user(request: Request, runtime: RuntimeDep) -> User:
-    """Bearer JWT, or an API key as `X-API-Key` or `Authorization: Bearer`; active users only."""
-    cache: AuthCache = request.app.state.auth_cache
-    token = _credential(request)
-    if not token:
-        raise Unauthorized("authentication required: send 'Authorization: Bearer <token>' or 'X-API-Key'")
+def resolve_credential(runtime: Runtime, cache: AuthCache, token: str) -> tuple[User, str, str]:
+    """The active user behind a JWT or API key, plus the rate-limit bucket it counts against."""
     if credentials.looks_like_api_key(token):
         digest = hashlib.sha256(token.encode()).hexdigest()
         with cache.lock:
@@ -130,6 +142,15 @@ def current_user(request: Request, runtime: RuntimeDep) -> User:
     user = _load_user(runtime, cache, user_id)
     if user is None or not user.is_active:
         raise Unauthorized("account not found or deactivated")
+    return user, kind, ident
+
+
+def current_user(request: Request, runtime: RuntimeDep) -> User:
+    """Bearer JWT, or an API key as `X-API-Key` or `Authorization: Bearer`; active users only."""
+    token = _credential(request)
+    if not token:
+        raise Unauthorized("authentication required: send 'Authorization: Bearer <token>' or 'X-API-Key'")
+    user, kind, ident = resolve_credential(runtime, request.app.state.auth_cache, token)
     request.state.user = user
     _apply_rate_limit(request, runtime, kind, ident)
     return user

@@ -33,8 +33,9 @@ def loggable_target(path: str, query: str) -> str:
 class RequestContextMiddleware:
     """Gives every request an id (echoed as X-Request-ID), logs it once, adds security headers."""
 
-    def __init__(self, app):
+    def __init__(self, app, latency=None):
         self.app = app
+        self.latency = latency
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
@@ -62,10 +63,13 @@ class RequestContextMiddleware:
         try:
             await self.app(scope, receive, send_wrapper)
         finally:
+            elapsed = (time.perf_counter() - started) * 1000
+            if self.latency is not None:
+                self.latency.add(elapsed)
             access_log.info(
                 '%s %s %s %d %.1fms %s', scope.get("client", ("-",))[0] if scope.get("client") else "-",
                 scope["method"], loggable_target(scope["path"], scope.get("query_string", b"").decode("latin-1")),
-                status_holder["status"], (time.perf_counter() - started) * 1000, rid,
+                status_holder["status"], elapsed, rid,
             )
 
 

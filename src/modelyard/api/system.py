@@ -4,7 +4,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse
 
-from modelyard.api.deps import JobsDep, RuntimeDep, current_user
+from modelyard.api.deps import CurrentUser, JobsDep, RegistryDep, RuntimeDep, current_user
 from modelyard.ops import status
 from modelyard.ops.schemas import HealthOut, HostStatusOut, SystemStatusOut
 
@@ -28,13 +28,13 @@ def monitoring_health(runtime: RuntimeDep):
 
 
 @private.get("/api/status", response_model=SystemStatusOut)
-def system_status(runtime: RuntimeDep, jobs: JobsDep):
+def system_status(runtime: RuntimeDep, jobs: JobsDep, registry: RegistryDep, user: CurrentUser):
     host = status.host_figures(str(runtime.settings.home_dir))
     counts = jobs.counts_by_status()
     used = runtime.blobs.usage_bytes()
     uptime = status.uptime_seconds(runtime)
     return SystemStatusOut(
-        status="operational", active_jobs=counts.get("in_progress", 0), queued_jobs=counts.get("queued", 0),
+        status="operational", models_count=registry.count_versions(viewer=user), active_jobs=counts.get("in_progress", 0), queued_jobs=counts.get("queued", 0),
         storage_used=status.human_bytes(used), storage_used_bytes=used,
         cpu_usage=f"{host['cpu_percent']:.0f}%", memory_usage=f"{host['memory']['percent']:.0f}%",
         uptime=status.human_uptime(uptime), uptime_seconds=round(uptime, 1),

@@ -1,6 +1,7 @@
 """Bodies of the health and status endpoints, in each contract's words."""
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel
@@ -17,6 +18,7 @@ class SystemStatusOut(BaseModel):
     """mlops-dashboard `GET /api/status`."""
 
     status: str
+    models_count: int
     active_jobs: int
     queued_jobs: int
     storage_used: str
@@ -49,3 +51,30 @@ class HostStatusOut(BaseModel):
     memory: MemoryOut
     cpu_usage: str
     disk_usage: DiskOut
+
+
+class SettingsOut(BaseModel):
+    general: dict[str, Any]
+    training: dict[str, Any]
+    notifications: dict[str, Any]
+    data: dict[str, Any]
+
+
+class SettingsUpdated(BaseModel):
+    message: str
+    updated_fields: list[str]
+
+
+class ActivityOut(BaseModel):
+    id: str
+    type: str
+    message: str
+    timestamp: datetime
+    user: str
+    details: dict[str, Any]
+
+
+class ActivityPage(BaseModel):
+    activities: list[ActivityOut]
+    total: int
+    limit: int

@@ -1,0 +1,95 @@
+"""Application settings in the mlops-dashboard contract's sections: validated, persisted, used."""
+from __future__ import annotations
+
+from typing import Any, Literal
+from zoneinfo import available_timezones
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from sqlalchemy.orm import Session
+
+from modelyard.auth.models import User
+from modelyard.db.base import utcnow
+from modelyard.errors import Unprocessable
+from modelyard.ops.models import AppSetting
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class General(_Section):
+    appName: str = Field("modelyard", min_length=1, max_length=100)
+    theme: Literal["light", "dark"] = "light"
+    timezone: str = "UTC"
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        if value != "UTC" and value not in available_timezones():
+            raise ValueError(f"unknown time zone {value!r}")
+        return value
+
+
+class Training(_Section):
+    defaultTimeout: int = Field(300, ge=5, le=86400, description="seconds; the time budget when a request names none")
+    defaultModelType: Literal["auto", "classification", "regression"] = "auto"
+    defaultTestSplit: float = Field(0.2, gt=0, lt=0.9)
+    defaultRandomState: int = Field(42, ge=0)
+    autoSaveModels: bool = True
+
+
+class Notifications(_Section):
+    emailEnabled: bool = False
+    emailAddress: str | None = Field(None, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+    slackEnabled: bool = False
+    slackWebhookUrl: str | None = Field(None, pattern=r"^https://")
+
+
+class Data(_Section):
+    autoCleanup: bool = True
+    retentionDays: int = Field(30, ge=1, le=3650, description="uploads older than this, used by no model, are removed")
+    maxUploadMB: int = Field(50, ge=1, le=10240, description="largest CSV accepted by /api/upload")
+
+
+SECTIONS: dict[str, type[_Section]] = {"general": General, "training": Training, "notifications": Notifications,
+                                        "data": Data}
+
+
+class SettingsService:
+    def __init__(self, session: Session):
+        self._session = session
+
+    def section(self, name: str) -> Any:
+        row = self._session.get(AppSetting, name)
+        return SECTIONS[name].model_validate(row.values if row else {})
+
+    def all(self) -> dict[str, dict[str, Any]]:
+        return {name: self.section(name).model_dump() for name in SECTIONS}
+
+    def update(self, changes: dict[str, Any], *, user: User) -> list[str]:
+        """Apply a partial update; unknown sections or keys and wrong types are a 422, nothing half-applied."""
+        if not isinstance(changes, dict):
+            raise Unprocessable("settings must be a JSON object of sections")
+        unknown = sorted(set(changes) - set(SECTIONS))
+        if unknown:
+            raise Unprocessable(f"unknown settings section(s): {', '.join(unknown)}; known: {', '.join(SECTIONS)}")
+        updated: list[str] = []
+        validated: dict[str, _Section] = {}
+        for name, values in changes.items():
+            if not isinstance(values, dict):
+                raise Unprocessable(f"settings section {name!r} must be an object")
+            current = self.section(name).model_dump()
+            try:
+                validated[name] = SECTIONS[name].model_validate({**current, **values})
+            except ValidationError as exc:
+                errors = [{"field": f"{name}." + ".".join(str(p) for p in e["loc"]), "msg": e["msg"]}
+                          for e in exc.errors()]
+                raise Unprocessable("invalid settings: " + "; ".join(f"{e['field']}: {e['msg']}" for e in errors),
+                                    details=errors) from None
+            updated += [f"{name}.{key}" for key in values]
+        for name, section in validated.items():
+            row = self._session.get(AppSetting, name) or AppSetting(section=name)
+            row.values, row.updated_at, row.updated_by = section.model_dump(), utcnow(), user.id
+            self._session.add(row)
+        self._session.commit()
+        return updated
