@@ -1,6 +1,7 @@
 """The `modelyard` command: serve, worker, migrate, users."""
 from __future__ import annotations
 
+import atexit
 import logging
 import logging.handlers
 import os
@@ -33,6 +34,7 @@ def _setup_logging() -> None:
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     listener = logging.handlers.QueueListener(records, handler)
     listener.start()
+    atexit.register(listener.stop)  # flush the last lines (shutdown, a failed start) before exit
     root = logging.getLogger()
     root.handlers[:] = [logging.handlers.QueueHandler(records)]
     root.setLevel(os.environ.get("MODELYARD_LOG_LEVEL", "INFO").upper())

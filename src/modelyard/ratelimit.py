@@ -23,8 +23,9 @@ class WindowStats:
 class Limiter:
     """Counts hits per key; shared across processes when backed by Redis."""
 
-    def __init__(self, redis_url: str = ""):
-        self.storage = storage_from_string(redis_url or "memory://")
+    def __init__(self, redis_url: str = "", *, namespace: str = "modelyard"):
+        options = {"key_prefix": f"{namespace}-limits"} if redis_url else {}
+        self.storage = storage_from_string(redis_url or "memory://", **options)
         self.limiter = MovingWindowRateLimiter(self.storage)
 
     def hit(self, rule: str, *keys: str) -> bool:

@@ -21,7 +21,7 @@ class Runtime:
         self.started_at = time.time()
         self.db = Database(settings.resolved_database_url)
         self.blobs = open_blob_store(settings)
-        self.limiter = Limiter(settings.redis_url)
+        self.limiter = Limiter(settings.redis_url, namespace=settings.queue_name)
         load_handlers(settings.job_modules)
         self.queue = JobQueue(self, immediate=immediate_jobs)
         self.models = ModelCache(self.blobs, max_bytes=settings.model_cache_bytes)

@@ -2,7 +2,7 @@
 
 Revision ID: 0002
 Revises: 0001
-Create Date: 2026-11-27 12:43:52.322438
+Create Date: 2026-11-27 12:57:30.716188
 """
 from alembic import op
 import sqlalchemy as sa
@@ -72,7 +72,7 @@ def upgrade() -> None:
     sa.Column('created_at', modelyard.db.base.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['owner_id'], ['user.id'], name=op.f('fk_registered_model_owner_id_user')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_registered_model')),
-    sa.UniqueConstraint('owner_id', 'name', name=op.f('uq_registered_model_owner_id'))
+    sa.UniqueConstraint('owner_id', 'name', name=op.f('uq_registered_model_owner_id_name'))
     )
     with op.batch_alter_table('registered_model', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_registered_model_name'), ['name'], unique=False)
@@ -107,8 +107,8 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['model_id'], ['registered_model.id'], name=op.f('fk_model_version_model_id_registered_model'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['owner_id'], ['user.id'], name=op.f('fk_model_version_owner_id_user')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_model_version')),
-    sa.UniqueConstraint('model_id', 'label', name=op.f('uq_model_version_model_id')),
-    sa.UniqueConstraint('model_id', 'number', name=op.f('uq_model_version_model_id'))
+    sa.UniqueConstraint('model_id', 'label', name=op.f('uq_model_version_model_id_label')),
+    sa.UniqueConstraint('model_id', 'number', name=op.f('uq_model_version_model_id_number'))
     )
     with op.batch_alter_table('model_version', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_model_version_model_id'), ['model_id'], unique=False)
