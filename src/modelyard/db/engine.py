@@ -77,7 +77,7 @@ class Database:
                 # Several API hosts may start at once: one migrates, the others wait.
                 connection.execute(text("SELECT pg_advisory_xact_lock(7715013)"))
             config.attributes["connection"] = connection
-            command.upgrade(config, "head")
+            command.upgrade(config, "heads")  # each domain may branch from the last merge
 
     def dispose(self) -> None:
         self.engine.dispose()
