@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import os
 import secrets
+
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before any OpenMP runtime loads (see cli.py)
 from dataclasses import dataclass
 from typing import Iterator
 

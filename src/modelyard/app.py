@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from modelyard import __version__
-from modelyard.api import admin, auth, blobs, errors, jobs, live, mlops_dashboard, system
+from modelyard.api import admin, auth, blobs, csv_scoring, errors, jobs, live, mlops_dashboard, system
 from modelyard.api.deps import AuthCache
 from modelyard.api.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from modelyard.auth.service import AuthService
@@ -68,7 +68,7 @@ def create_app(settings: Settings | None = None, *, run_worker: bool | None = No
 
     errors.install(app)
     for router in (system.public, auth.public, blobs.router, system.private, auth.private, jobs.router,
-                   admin.router, mlops_dashboard.router, live.router):
+                   admin.router, mlops_dashboard.router, csv_scoring.router, live.router):
         app.include_router(router)
 
     app.add_middleware(BodyLimitMiddleware, json_limit=settings.max_json_bytes,

@@ -23,6 +23,8 @@ app.add_typer(users, name="users")
 def _limit_math_threads(share: int) -> None:
     """Give this process its share of the cores for OpenMP/BLAS pools (set before numpy loads)."""
     threads = str(max(1, share))
+    # LightGBM and scikit-learn each bring an OpenMP runtime; spinning idle threads starve each other.
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS"):
         os.environ.setdefault(name, threads)
 
@@ -64,6 +66,7 @@ def serve(host: Annotated[str, typer.Option(help="address to bind")] = "127.0.0.
 @app.command()
 def worker(threads: Annotated[Optional[int], typer.Option(help="job threads (default: setting)")] = None) -> None:
     """Run jobs from the shared queue (scaled shape); run any number of these on any hosts."""
+    _limit_math_threads(os.cpu_count() or 1)  # training jobs may use every core
     _setup_logging()
     from modelyard.jobs.queue import Worker
     from modelyard.runtime import Runtime

@@ -4,3 +4,4 @@ from modelyard.data.models import Dataset  # noqa: F401
 from modelyard.jobs.models import Job  # noqa: F401
 from modelyard.ops.models import Activity, AppSetting  # noqa: F401
 from modelyard.registry.models import ModelVersion, RegisteredModel  # noqa: F401
+from modelyard.scoring.models import ScoringUpload  # noqa: F401

@@ -78,13 +78,14 @@ class DataService:
         self._blobs = blobs
         self._max_bytes = max_bytes
 
-    def upload(self, owner: User, filename: str | None, stream: BinaryIO) -> Dataset:
+    def upload(self, owner: User, filename: str | None, stream: BinaryIO, *, purpose: str = "training",
+               file_id: str | None = None) -> Dataset:
         """Store the file, refuse it unless it parses as a CSV with a header, then record its profile.
 
         Past `max_bytes` the store raises PayloadTooLarge and keeps nothing; a refused or failed
         upload deletes its blob, so neither a blob nor a row is left half-made.
         """
-        file_id = new_id("file")
+        file_id = file_id or new_id("file")
         key = f"datasets/{owner.id}/{file_id}.csv"
         body = _Inspected(stream)
         self._blobs.put(key, body, content_type="text/csv", max_bytes=self._max_bytes)
@@ -98,7 +99,7 @@ class DataService:
                 size=body.size, sha256=body.sha256.hexdigest(), rows=summary["rows"],
                 columns=summary["columns"], column_names=[str(c) for c in frame.columns],
                 encoding=dialect.encoding, delimiter=dialect.delimiter, profile=summary,
-                purpose="training", created_at=utcnow(),
+                purpose=purpose, created_at=utcnow(),
             )
             self._session.add(dataset)
             self._session.commit()

@@ -51,8 +51,13 @@ class Data(_Section):
     maxUploadMB: int = Field(50, ge=1, le=10240, description="largest CSV accepted by /api/upload")
 
 
+class Scoring(_Section):
+    activeModelId: str | None = Field(None, description="the registered model whose deployed version scores CSVs")
+    inlineResultsMaxMB: int = Field(20, ge=0, le=10240, description="larger results answer a signed URL")
+
+
 SECTIONS: dict[str, type[_Section]] = {"general": General, "training": Training, "notifications": Notifications,
-                                        "data": Data}
+                                        "data": Data, "scoring": Scoring}
 
 
 class SettingsService:

@@ -42,6 +42,7 @@ TRUSTED_TYPES: list[str] = [
     "sklearn.impute._base.SimpleImputer",
     "sklearn.pipeline.Pipeline",
     "sklearn.preprocessing._data.StandardScaler",
+    "sklearn.preprocessing._discretization.KBinsDiscretizer",
     "sklearn.preprocessing._encoders.OneHotEncoder",
     "sklearn.preprocessing._function_transformer.FunctionTransformer",
     "sklearn.preprocessing._label.LabelEncoder",

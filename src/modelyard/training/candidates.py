@@ -2,9 +2,9 @@
 
 Four candidates per task, in the order they are tried: a scaled linear model (LogisticRegression /
 Ridge), LightGBM, a size-capped RandomForest (at most 20k rows per tree, depth 18) and
-HistGradientBoosting. The cheap linear model goes first so that something is scored when the time
-budget is tight; HistGradientBoosting, the slowest and closest to LightGBM, goes last. Hyper-parameters are fixed (no
-inner search) and scaled down for tiny data (minimum leaf sizes).
+HistGradientBoosting. The cheap linear model goes first so that something is scored when the
+time budget is tight; HistGradientBoosting, the slowest and closest to LightGBM, goes last.
+Hyper-parameters are fixed (no inner search); minimum leaf sizes shrink for tiny data.
 """
 from __future__ import annotations
 

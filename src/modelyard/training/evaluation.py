@@ -22,6 +22,7 @@ from modelyard.training.search import Budget, score
 
 IMPORTANCE_ROWS = 1000
 IMPORTANCE_REPEATS = 3
+BATCH_ROWS = 50_000
 
 
 def held_out_metrics(task: str, pipeline: Pipeline, X: pd.DataFrame, y: np.ndarray) -> dict:
@@ -62,35 +63,47 @@ def permutation_importances(pipeline: Pipeline, task: str, X: pd.DataFrame, y: n
                             columns: list[str], budget: Budget, random_state: int) -> dict[str, float]:
     """How much the score (f1_macro / r2) drops when one input column is shuffled, per column.
 
-    Measured on at most 1,000 held-out rows with up to 3 shuffles per column, fewer when the
-    time budget is short. Drops below zero count as zero; the result is normalised to sum to 1
-    (an even split when no column matters) and lists every input column, unused ones at 0.
+    Measured on up to 1,000 held-out rows with up to 3 shuffles per column; rows and shuffles
+    shrink (down to 100 rows, 1 shuffle) when the time left would not cover them. The shuffled
+    copies are scored in batches of about 50k rows, so many columns cost few pipeline calls.
+    Drops below zero count as zero; the result is normalised to sum to 1 (an even split when no
+    column matters) and lists every input column, unused ones at 0, largest first.
     """
     rng = np.random.default_rng(random_state)
     rows = min(len(X), IMPORTANCE_ROWS)
-    picked = np.sort(rng.choice(len(X), size=rows, replace=False))
-    sample, truth = X.iloc[picked].reset_index(drop=True), y[picked]
     started = budget.elapsed()
+    sample, truth = _sample(X, y, rows, rng)
     base = score(task, truth, _predict(pipeline, sample))
-    per_call = budget.elapsed() - started
-    repeats = IMPORTANCE_REPEATS
-    allowed = max(budget.remaining(), 1.0)
-    while repeats > 1 and per_call * repeats * len(columns) > allowed:
-        repeats -= 1
-    drops = {}
-    for name in columns:
+    per_row = (budget.elapsed() - started) / rows
+    repeats, allowed = IMPORTANCE_REPEATS, max(budget.remaining(), 1.0)
+    while per_row * rows * repeats * len(columns) > allowed and (repeats > 1 or rows > 100):
+        repeats, rows = (repeats - 1, rows) if repeats > 1 else (repeats, max(100, rows // 2))
+    if rows < len(sample):
+        sample, truth = _sample(sample, truth, rows, rng)
+        base = score(task, truth, _predict(pipeline, sample))
+    per_batch = max(1, BATCH_ROWS // (rows * repeats))
+    drops: dict[str, float] = {}
+    for first in range(0, len(columns), per_batch):
+        batch = columns[first:first + per_batch]
         shuffled = []
-        for _ in range(repeats):
-            frame = sample.copy()
-            frame[name] = rng.permutation(sample[name].to_numpy())
-            shuffled.append(frame)
+        for name in batch:
+            for _ in range(repeats):
+                frame = sample.copy()
+                frame[name] = rng.permutation(sample[name].to_numpy())
+                shuffled.append(frame)
         predicted = _predict(pipeline, pd.concat(shuffled, ignore_index=True))
-        losses = [base - score(task, truth, predicted[r * rows:(r + 1) * rows]) for r in range(repeats)]
-        drops[name] = max(float(np.mean(losses)), 0.0)
+        for i, name in enumerate(batch):
+            parts = [predicted[(i * repeats + r) * rows:(i * repeats + r + 1) * rows] for r in range(repeats)]
+            drops[name] = max(float(np.mean([base - score(task, truth, p) for p in parts])), 0.0)
     total = sum(drops.values())
     shares = {n: (d / total if total > 0 else 1.0 / len(drops)) for n, d in drops.items()}
     everything = {name: round(shares.get(name, 0.0), 4) for name in X.columns}
     return dict(sorted(everything.items(), key=lambda item: -item[1]))
+
+
+def _sample(X: pd.DataFrame, y: np.ndarray, rows: int, rng: np.random.Generator):
+    picked = np.sort(rng.choice(len(X), size=rows, replace=False))
+    return X.iloc[picked].reset_index(drop=True), y[picked]
 
 
 def _predict(pipeline: Pipeline, frame: pd.DataFrame) -> np.ndarray:

@@ -15,8 +15,8 @@ Preprocessing roles (one ``ColumnTransformer``; unknown columns are dropped):
   the training range, such as every future date, in the edge bins instead of letting a linear
   model extrapolate the trend without limit;
 - ignored: entirely empty columns, string columns whose values are (nearly) unique per row
-  (ids, free text), and integer columns named like an id (``id``, ``user_id``, ``orderId``)
-  whose values are unique per row. They stay in the signature, since clients send them, but the
+  (at least 95% distinct among at least 10 values: ids, free text), and integer columns named
+  like an id (``id``, ``user_id``, ``orderId``) whose values are all distinct. They stay in the signature, since clients send them, but the
   model never sees them.
 
 The transformer functions are module-level so that skops can store them by name; the artifact
@@ -42,7 +42,8 @@ DATETIME_SHARE = 0.9
 UNIQUE_SHARE = 0.95
 DATE_BINS = 16
 _ISO_DATE = r"^\d{4}-\d{2}-\d{2}(?:[ T]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?(?:Z|[+-]\d{2}:?\d{2})?$"
-_ID_NAME = re.compile(r"(?:^|[_\W])id$|^id[_\W]|[a-z0-9]Id$|^ID$", re.IGNORECASE)
+_ID_WORD = re.compile(r"(?:^|[_\W])id$|^id[_\W]", re.IGNORECASE)  # id, user_id, "order id", id_2
+_ID_CAMEL = re.compile(r"[a-z0-9](?:Id|ID)$")  # orderId, userID (but not "paid" or "valid")
 _BOOL_WORDS = {"true": "true", "false": "false"}
 _EPOCH = pd.Timestamp("1970-01-01", tz="UTC")
 
@@ -59,6 +60,11 @@ class ColumnPlan:
     @property
     def used(self) -> list[str]:
         return self.numeric + self.categorical + self.datetime
+
+    @property
+    def width(self) -> int:
+        """A rough count of encoded columns (one-hot levels, date parts), for cost estimates."""
+        return len(self.numeric) + 10 * len(self.categorical) + 5 * len(self.datetime)
 
 
 def infer_kind(column: pd.Series) -> str:
@@ -141,7 +147,7 @@ def preprocessor(plan: ColumnPlan, *, n_rows: int) -> ColumnTransformer:
 
 
 def to_numbers(X) -> np.ndarray:
-    """Columns as floats; text that is not a number (``"n/a"``, ``"?"``) becomes NaN."""
+    """Columns as floats; text that is not a number (``"n/a"``, ``"?"``) and infinities become NaN."""
     frame = pd.DataFrame(X)
     out = np.empty(frame.shape, dtype=np.float64)
     for i, (_, column) in enumerate(frame.items()):
@@ -150,6 +156,7 @@ def to_numbers(X) -> np.ndarray:
         else:
             out[:, i] = pd.to_numeric(column.astype(object), errors="coerce").to_numpy(
                 dtype=np.float64, na_value=np.nan)
+    out[~np.isfinite(out)] = np.nan
     return out
 
 
@@ -178,7 +185,7 @@ def to_date_parts(X) -> np.ndarray:
         else:
             stamps = pd.to_datetime(column.astype(object), errors="coerce", utc=True, format="ISO8601")
         days = (stamps - _EPOCH) / pd.Timedelta(days=1)
-        for values in (days, stamps.dt.year, stamps.dt.month, stamps.dt.dayofweek, stamps.dt.hour):
+        for values in (days, stamps.dt.year, stamps.dt.month, stamps.dt.day_of_week, stamps.dt.hour):
             parts.append(pd.Series(values).to_numpy(dtype=np.float64, na_value=np.nan))
     return np.column_stack(parts) if parts else np.empty((len(frame), 0))
 
@@ -198,7 +205,7 @@ def _integral(values: pd.Series) -> bool:
 
 
 def _unique_per_row(column: pd.Series, present: int, kind: str, name: str) -> bool:
-    if present < 10 or (kind == "integer" and not _ID_NAME.search(name)):
+    if present < 10 or (kind == "integer" and not (_ID_WORD.search(name) or _ID_CAMEL.search(name))):
         return False
     distinct = column.nunique(dropna=True)
     return distinct == present if kind == "integer" else distinct >= UNIQUE_SHARE * present

@@ -3,15 +3,19 @@
 How the budget is kept. Fit times are projected from the last measurement of the same candidate,
 scaled by rows to the power of the candidate's ``growth`` and padded by 30%.
 
-1. Training splits above 20k rows are cross-validated on a subsample. Each candidate is first
-   fitted once on 2,000 rows (a probe); the probes pick the largest CV sample from a fixed grid
-   (200k, 100k, 50k, 20k, 10k, 5k, 2k rows) on which the linear model and LightGBM fit in half
-   of the time left for cross-validation.
+1. Unless the data is small (at most 20k training rows and 100k rows x encoded columns), each
+   candidate is first fitted once on a small sample (a probe: 2,000 rows, fewer for wide data).
+   The probes pick the largest CV sample from a fixed grid (all training rows up to 200k, then
+   100k, 50k, 20k, 10k, 5k, 2k) on which the linear model and LightGBM fit in half the time
+   left. On small data a first fold costs about what a probe would, so it serves as one; the
+   worst overrun is then one fold of one candidate on small data.
 2. A candidate starts only if its projected cost plus the refit of the best so far fits in the
    time left; after each fold the measured fold time projects the remaining folds and the refit,
    and the candidate is abandoned (``skipped: time budget``) as soon as they would not fit.
 3. The trainer refits the winner on as many training rows as the remaining time allows (all of
    them unless the budget binds), projected from the winner's measured fold times.
+4. A reserve (10% of the budget, 1-15 s) is kept throughout for scoring the held-out split (at
+   most 50k rows) and for permutation importances, which shrink their sample to the time left.
 
 Sizes come from a fixed grid and shrink only when the budget binds, so the same data and
 ``random_state`` give the same folds, scores and winner whenever the budget is not tight.
@@ -34,6 +38,7 @@ from modelyard.training.features import ColumnPlan
 CV_ROW_CAP = 200_000
 PROBE_ABOVE = 20_000
 PROBE_ROWS = 2_000
+PROBE_CELLS = 100_000
 GRID = (200_000, 100_000, 50_000, 20_000, 10_000, 5_000, 2_000)
 SAFETY = 1.3
 SKIPPED = "skipped: time budget"
@@ -63,6 +68,7 @@ class Trial:
     fit_seconds: float = 0.0
     timed_rows: int = 0
     timed_seconds: float = 0.0
+    runnable: bool = True
 
     def estimate(self, rows: int) -> float:
         """Projected seconds to fit (and score) on ``rows`` rows; 0 when nothing was timed."""
@@ -113,14 +119,23 @@ def subsample(n: int, size: int, *, strata: np.ndarray | None, random_state: int
     return np.unique(chosen)
 
 
-def probe(cands: list[Candidate], plan: ColumnPlan, X: pd.DataFrame, y: np.ndarray, *,
-          strata: np.ndarray | None, budget: Budget, random_state: int) -> list[Trial]:
-    """One timed fit per candidate on a small sample, to project its cost on more rows."""
-    rows = subsample(len(y), PROBE_ROWS, strata=strata, random_state=random_state)
+def probe_rows(n_rows: int, width: int) -> int | None:
+    """How many rows to probe on, or None when the data is small enough not to need probes."""
+    rows = max(200, min(PROBE_ROWS, PROBE_CELLS // max(width, 1)))
+    large = n_rows > PROBE_ABOVE or n_rows * width > PROBE_CELLS
+    return rows if large and n_rows > 1.5 * rows else None
+
+
+def probe(cands: list[Candidate], plan: ColumnPlan, X: pd.DataFrame, y: np.ndarray, *, size: int,
+          strata: np.ndarray | None, budget: Budget, reserve: float, random_state: int) -> list[Trial]:
+    """One timed fit per candidate on ``size`` rows, to project its cost on more rows.
+    Candidates not probed before the time ran out are not run at all."""
+    rows = subsample(len(y), size, strata=strata, random_state=random_state)
     trials = [Trial(c) for c in cands]
     for trial in trials:
-        if budget.remaining() <= 0:
-            break
+        if budget.remaining() - reserve <= 0:
+            trial.runnable = False
+            continue
         started = time.perf_counter()
         try:
             fit_candidate(trial.candidate, plan, X.iloc[rows], y[rows])
@@ -153,7 +168,7 @@ def cross_validate(trials: list[Trial], plan: ColumnPlan, X: pd.DataFrame, y: np
     folds = make_folds(len(y), strata, random_state)
     best: Trial | None = None
     for index, trial in enumerate(trials):
-        if trial.status.startswith("failed"):
+        if trial.status.startswith("failed") or not trial.runnable:
             continue
         on_step(index, trial, 0.0)
         refit = max(trial.estimate(len(y)), best.estimate(len(y)) if best else 0.0)

@@ -59,8 +59,11 @@ def prepare_target(df: pd.DataFrame, target: str, task: str):
 
 
 def _present(column: pd.Series) -> pd.Series:
+    """Rows whose target is not missing, blank text or an infinite number."""
     present = column.notna()
-    if column.dtype == object or pd.api.types.is_string_dtype(column):
+    if pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column):
+        present &= np.isfinite(column.to_numpy(dtype=np.float64, na_value=np.nan))
+    elif column.dtype == object or pd.api.types.is_string_dtype(column):
         present &= column.astype(str).str.strip() != ""
     return present
 

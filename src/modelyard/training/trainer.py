@@ -21,8 +21,8 @@ from modelyard.training.candidates import candidates, json_safe, key_params
 from modelyard.training.evaluation import held_out_metrics, permutation_importances
 from modelyard.training.features import ColumnPlan, plan_columns, signature
 from modelyard.training.search import (
-    GRID, PROBE_ABOVE, Budget, Trial, choose_cv_rows, cross_validate, fit_candidate, metric_name,
-    probe, subsample,
+    GRID, Budget, Trial, choose_cv_rows, cross_validate, fit_candidate, metric_name, probe,
+    probe_rows, subsample,
 )
 from modelyard.training.targets import MIN_ROWS, TrainingError, prepare_target
 
@@ -77,65 +77,103 @@ def train(df: pd.DataFrame, *, target: str, task: str = "auto", test_split: floa
     budget = Budget(time_budget)
     report = _Progress(progress)
     report(0, "Preparing data")
+    data = _prepare(df, target, task, test_split, time_budget, random_state)
+    reserve = min(max(1.0, 0.1 * time_budget), 15.0)  # for evaluation and importances
+    trials, best, notes = _choose(data, budget, reserve, report, random_state)
+
+    n_train = len(data.train_idx)
+    fit_idx = subsample(n_train, _refit_rows(best, n_train, budget, reserve),
+                        strata=data.strata_of(data.train_idx), random_state=random_state)
+    if len(fit_idx) < n_train:
+        notes.append(f"Final model fitted on {len(fit_idx):,} of {n_train:,} training rows (time budget).")
+    report(80, f"Fitting {best.candidate.algorithm} on the training data")
+    rows = data.train_idx[fit_idx]
+    pipeline = fit_candidate(best.candidate, data.plan, data.X.iloc[rows], data.y[rows])
+
+    report(88, "Evaluating on held-out data")
+    eval_idx = data.test_idx[subsample(len(data.test_idx), EVAL_ROWS, random_state=random_state,
+                                       strata=data.strata_of(data.test_idx))]
+    X_test, y_test = data.X.iloc[eval_idx], data.y[eval_idx]
+    metrics = held_out_metrics(data.task, pipeline, X_test, y_test)
+    metrics["cv_score"] = None if best.cv_score is None else round(best.cv_score, 4)
+    metrics["cv_metric"] = metric_name(data.task)
+    report(93, "Computing feature importances")
+    importances = permutation_importances(pipeline, data.task, X_test, y_test, columns=data.plan.used,
+                                          budget=budget, random_state=random_state)
+    report(100, "Done")
+    return TrainResult(
+        pipeline=pipeline, task=data.task, algorithm=best.candidate.algorithm,
+        params=key_params(pipeline), metrics=metrics, candidates=[t.summary() for t in trials],
+        features=data.features, target=target, classes=data.classes,
+        feature_importances=importances, train_rows=len(fit_idx), test_rows=len(eval_idx),
+        seconds=round(budget.elapsed(), 3), dropped_rows=data.dropped,
+        ignored_features=dict(data.plan.ignored), notes=notes,
+    )
+
+
+@dataclass
+class _Data:
+    """The checked inputs: features, target, split positions and the column plan."""
+
+    X: pd.DataFrame
+    y: np.ndarray
+    task: str
+    classes: list | None
+    strata: np.ndarray | None  # class codes, for stratified splits and samples
+    features: list[dict]
+    plan: ColumnPlan
+    train_idx: np.ndarray
+    test_idx: np.ndarray
+    dropped: int
+
+    def strata_of(self, positions: np.ndarray) -> np.ndarray | None:
+        return None if self.strata is None else self.strata[positions]
+
+
+def _prepare(df, target: str, task: str, test_split: float, time_budget: float, random_state: int) -> _Data:
     _check_arguments(df, target, test_split, time_budget)
     frame, y, task, classes, dropped = prepare_target(df, target, task)
     X = frame.drop(columns=[target])
     features = signature(X)
     strata = pd.factorize(y)[0] if task == "classification" else None
-    plan = plan_columns(X.iloc[subsample(len(y), PLAN_ROWS, strata=strata, random_state=random_state)], features)
+    sample = subsample(len(y), PLAN_ROWS, strata=strata, random_state=random_state)
+    plan = plan_columns(X.iloc[sample], features)
     if not plan.used:
-        raise TrainingError(f"No usable feature columns: {_describe(plan) or 'there are none besides the target'}.")
+        reasons = _describe(plan) or "there are none besides the target"
+        raise TrainingError(f"No usable feature columns: {reasons}.")
     train_idx, test_idx = _split(len(y), strata, len(classes or ()), test_split, random_state)
-    y_train = y[train_idx]
-    strata_train = None if strata is None else strata[train_idx]
-    notes: list[str] = []
-    reserve = min(max(1.0, 0.1 * time_budget), 15.0)
+    return _Data(X, y, task, classes, strata, features, plan, train_idx, test_idx, dropped)
 
-    trials = [Trial(c) for c in candidates(task, n_rows=len(train_idx), random_state=random_state)]
-    cv_rows = len(train_idx)
-    if len(train_idx) > PROBE_ABOVE:
+
+def _choose(data: _Data, budget: Budget, reserve: float, report: "_Progress",
+            random_state: int) -> tuple[list[Trial], Trial, list[str]]:
+    """Probe (large data), cross-validate within the budget, and pick the winner or fallback."""
+    n_train = len(data.train_idx)
+    strata = data.strata_of(data.train_idx)
+    trials = [Trial(c) for c in candidates(data.task, n_rows=n_train, random_state=random_state)]
+    cv_rows, notes = n_train, []
+    size = probe_rows(n_train, data.plan.width)
+    if size:
         report(5, "Estimating candidate costs")
-        trials = probe([t.candidate for t in trials], plan, X.iloc[train_idx], y_train,
-                       strata=strata_train, budget=budget, random_state=random_state)
-        cv_rows = choose_cv_rows(len(train_idx), trials, seconds=budget.remaining() - reserve)
-    cv_idx = subsample(len(train_idx), cv_rows, strata=strata_train, random_state=random_state)
-    if cv_rows < len(train_idx):
-        notes.append(f"Cross-validated on {len(cv_idx):,} of {len(train_idx):,} training rows.")
+        trials = probe([t.candidate for t in trials], data.plan, data.X.iloc[data.train_idx],
+                       data.y[data.train_idx], size=size, strata=strata, budget=budget,
+                       reserve=reserve, random_state=random_state)
+        cv_rows = choose_cv_rows(n_train, trials, seconds=budget.remaining() - reserve)
+    cv_idx = subsample(n_train, cv_rows, strata=strata, random_state=random_state)
 
     def on_step(index: int, trial: Trial, fraction: float) -> None:
         report(10 + 70 * (index + fraction) / len(trials),
                f"Cross-validating {trial.candidate.algorithm} ({index + 1}/{len(trials)})")
 
-    best = cross_validate(trials, plan, X.iloc[train_idx[cv_idx]], y_train[cv_idx], task=task,
-                          strata=None if strata_train is None else strata_train[cv_idx], budget=budget,
+    rows = data.train_idx[cv_idx]
+    best = cross_validate(trials, data.plan, data.X.iloc[rows], data.y[rows], task=data.task,
+                          strata=None if strata is None else strata[cv_idx], budget=budget,
                           reserve=reserve, random_state=random_state, on_step=on_step)
     if best is None:
         best = _fallback(trials, notes)
-    fit_idx = subsample(len(train_idx), _refit_rows(best, len(train_idx), budget, reserve),
-                        strata=strata_train, random_state=random_state)
-    if len(fit_idx) < len(train_idx):
-        notes.append(f"Final model fitted on {len(fit_idx):,} of {len(train_idx):,} training rows (time budget).")
-    report(80, f"Fitting {best.candidate.algorithm} on the training data")
-    pipeline = fit_candidate(best.candidate, plan, X.iloc[train_idx[fit_idx]], y_train[fit_idx])
-
-    report(88, "Evaluating on held-out data")
-    eval_idx = test_idx[subsample(len(test_idx), EVAL_ROWS, random_state=random_state,
-                                  strata=None if strata is None else strata[test_idx])]
-    X_test, y_test = X.iloc[eval_idx], y[eval_idx]
-    metrics = held_out_metrics(task, pipeline, X_test, y_test)
-    metrics["cv_score"] = None if best.cv_score is None else round(best.cv_score, 4)
-    metrics["cv_metric"] = metric_name(task)
-    report(93, "Computing feature importances")
-    importances = permutation_importances(pipeline, task, X_test, y_test, columns=plan.used,
-                                          budget=budget, random_state=random_state)
-    report(100, "Done")
-    return TrainResult(
-        pipeline=pipeline, task=task, algorithm=best.candidate.algorithm, params=key_params(pipeline),
-        metrics=metrics, candidates=[t.summary() for t in trials], features=features, target=target,
-        classes=classes, feature_importances=importances, train_rows=len(fit_idx),
-        test_rows=len(eval_idx), seconds=round(budget.elapsed(), 3), dropped_rows=dropped,
-        ignored_features=dict(plan.ignored), notes=notes,
-    )
+    elif len(cv_idx) < n_train:
+        notes.append(f"Cross-validated on {len(cv_idx):,} of {n_train:,} training rows.")
+    return trials, best, notes
 
 
 class _Progress:
@@ -168,7 +206,8 @@ def _check_arguments(df: Any, target: str, test_split: float, time_budget: float
 def _split(n: int, strata: np.ndarray | None, n_classes: int, test_split: float, random_state: int):
     n_test = max(math.ceil(test_split * n), n_classes, 1)
     if n - n_test < max(n_classes, MIN_ROWS // 2):
-        raise TrainingError(f"test_split {test_split} leaves only {n - n_test} training rows; use a smaller split or more data.")
+        raise TrainingError(f"test_split {test_split} leaves only {n - n_test} training rows; "
+                            "use a smaller split or more data.")
     train_idx, test_idx = train_test_split(np.arange(n), test_size=n_test, stratify=strata,
                                            random_state=random_state)
     return np.sort(train_idx), np.sort(test_idx)
@@ -186,14 +225,14 @@ def _refit_rows(best: Trial, n_train: int, budget: Budget, reserve: float) -> in
 
 
 def _fallback(trials: list[Trial], notes: list[str]) -> Trial:
-    failed = [t for t in trials if t.status.startswith("failed")]
-    if len(failed) == len(trials):
-        reasons = "; ".join(f"{t.candidate.algorithm}: {t.status[len('failed: '):]}" for t in failed)
+    """The cheapest candidate that did not fail (the linear model, unless it broke)."""
+    working = [t for t in trials if not t.status.startswith("failed")]
+    if not working:
+        reasons = "; ".join(f"{t.candidate.algorithm}: {t.status[len('failed: '):]}" for t in trials)
         raise TrainingError(f"Every candidate failed to train: {reasons}")
-    linear = trials[0]
     notes.append(f"No candidate finished cross-validation within the time budget; "
-                 f"fell back to {linear.candidate.algorithm} without a CV score.")
-    return linear
+                 f"fell back to {working[0].candidate.algorithm} without a CV score.")
+    return working[0]
 
 
 def _describe(plan: ColumnPlan) -> str:

@@ -1,9 +1,9 @@
-"""Training tests: make OpenMP threads sleep rather than spin while they wait.
+"""Shared trained results for the training tests.
 
-LightGBM and scikit-learn each bring their own OpenMP runtime. With the default wait policy their
-idle threads spin, and on a 2-core machine that is also running other tests one fit measured
-1-4 s instead of 0.2-0.4 s, which makes time-budget tests meaningless. The variable only takes
-effect if set before either library is first imported; nothing imports them at collection time.
+OpenMP threads are told to sleep rather than spin while they wait, before scikit-learn or
+LightGBM load (hence the late imports): both bring their own OpenMP runtime, and with the
+default policy on a 2-core machine that also runs other tests one LightGBM fit measured 1-4 s
+instead of 0.2-0.4 s, which makes time-budget tests meaningless.
 """
 from __future__ import annotations
 

@@ -37,7 +37,7 @@ def test_a_tiny_budget_falls_back_to_the_linear_model_instead_of_failing(big_tab
 
 
 def test_same_data_and_seed_give_the_same_model_and_metrics():
-    first, second = (train(frames.tiers(300), target="tier", random_state=7, time_budget=60) for _ in range(2))
+    first, second = (train(frames.tiers(240), target="tier", random_state=7, time_budget=60) for _ in range(2))
     assert first.algorithm == second.algorithm
     assert first.metrics == second.metrics
     assert first.feature_importances == second.feature_importances

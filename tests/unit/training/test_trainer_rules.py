@@ -5,6 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from modelyard.training.features import plan_columns, signature
 from modelyard.training.targets import prepare_target
 from modelyard.training.trainer import TrainingError, train
 
@@ -37,7 +38,7 @@ def test_auto_task_counts_few_integers_in_many_rows_as_classes():
 
 
 def test_auto_picks_classification_end_to_end_for_an_integer_rating():
-    frame = frames.tiers(300)
+    frame = frames.tiers(200)
     frame["tier"] = frame["tier"].map({"bronze": 1, "silver": 2, "gold": 3})
     result = train(frame, target="tier", time_budget=30)
     assert result.task == "classification"
@@ -106,3 +107,16 @@ def test_regression_on_a_text_target_is_refused():
 
 def test_an_unknown_task_is_refused():
     assert "task must be one of" in _refusal(frames.churn(50), task="clustering")
+
+
+def test_id_like_columns_stay_in_the_signature_but_the_model_ignores_them():
+    n = 50
+    frame = pd.DataFrame({
+        "user_id": np.arange(n), "orderId": np.arange(n) + 100, "paid": np.arange(n) * 3,
+        "ticket": [f"T-{i}" for i in range(n)], "colour": ["red", "blue"] * (n // 2),
+        "empty": [None] * n,
+    })
+    plan = plan_columns(frame, signature(frame))
+    assert plan.ignored == {"user_id": "unique per row", "orderId": "unique per row",
+                            "ticket": "unique per row", "empty": "empty"}
+    assert plan.used == ["paid", "colour"]

@@ -1,0 +1,127 @@
+"""The csv-scoring contract: template, upload, validate, predict, download, retrain, dashboard."""
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, File, Query, Request, UploadFile
+from fastapi.responses import Response, StreamingResponse
+
+from modelyard.api.deps import (
+    AdminUser, AppSettingsDep, CurrentUser, JobsDep, RegistryDep, RuntimeDep, SessionDep, current_user,
+)
+from modelyard.errors import Conflict
+from modelyard.scoring.schemas import (
+    ActiveModelIn, ActiveModelOut, DashboardOut, RetrainIn, RetrainOut, ScoringJobOut, ScoringUploadOut,
+    SignedResultOut, UploadRef, ValidateOut,
+)
+from modelyard.scoring.service import ScoringService
+
+router = APIRouter(tags=["csv-scoring"], dependencies=[Depends(current_user)])
+CSV = {200: {"content": {"text/csv": {}}, "description": "a CSV file"}}
+
+
+def scoring_service(session: SessionDep, runtime: RuntimeDep, registry: RegistryDep, jobs: JobsDep,
+                    app_settings: AppSettingsDep) -> ScoringService:
+    limit = min(runtime.settings.max_upload_bytes, app_settings.section("data").maxUploadMB * 1024 * 1024)
+    return ScoringService(session, runtime.blobs, registry=registry, jobs=jobs, settings=app_settings, max_bytes=limit)
+
+
+Scoring = Annotated[ScoringService, Depends(scoring_service)]
+
+
+def base_url(request: Request) -> str:
+    return request.app.state.settings.public_url or str(request.base_url).rstrip("/")
+
+
+def _active_out(model) -> ActiveModelOut:
+    version = next((v for v in model.versions if v.id == model.deployed_version_id), None)
+    return ActiveModelOut(model=model.name, registered_model_id=model.id, deployed_model_id=model.deployed_version_id,
+                          deployed_version=version.number if version else None)
+
+
+@router.get("/api/scoring/active-model", response_model=ActiveModelOut)
+def get_active_model(scoring: Scoring):
+    return _active_out(scoring.active_model())
+
+
+@router.put("/api/scoring/active-model", response_model=ActiveModelOut)
+def set_active_model(body: ActiveModelIn, admin: AdminUser, scoring: Scoring):
+    return _active_out(scoring.choose_active(body.model, admin=admin))
+
+
+@router.get("/download_template", response_class=Response, responses=CSV)
+def download_template(scoring: Scoring):
+    filename, body = scoring.template()
+    return Response(body, media_type="text/csv", headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+
+
+@router.post("/upload", response_model=ScoringUploadOut)
+def upload(file: Annotated[UploadFile, File(description="a CSV file laid out like the template")],
+           user: CurrentUser, scoring: Scoring):
+    up = scoring.upload(user, file.filename, file.file)
+    return ScoringUploadOut(upload_id=up.id, status=up.status, filename=up.dataset.filename, rows=up.dataset.rows,
+                            columns=up.dataset.column_names, labeled_rows=up.labeled_rows, size=up.dataset.size,
+                            uploaded_at=up.created_at)
+
+
+@router.post("/validate", response_model=ValidateOut)
+def validate(body: UploadRef, user: CurrentUser, scoring: Scoring):
+    up = scoring.get_upload(body.upload_id, viewer=user)
+    report = scoring.validate(up)
+    version = scoring.active_version()
+    return ValidateOut(upload_id=up.id, status=up.status, model_id=version.id, model_version=version.number, **report)
+
+
+def _job_out(job, scoring: ScoringService, request: Request) -> ScoringJobOut:
+    result = job.result or {}
+    out = ScoringJobOut(job_id=job.id, status=job.status, upload_id=job.params["upload_id"],
+                        model_id=job.params["version_id"], model_version=result.get("model_version")
+                        or scoring.active_version().number, rows=result.get("rows"), error=job.error)
+    if job.status == "completed":
+        signed = request.app.state.runtime.blobs.signed_url(
+            result["result_key"], expires_in=request.app.state.settings.signed_url_ttl_seconds, base_url=base_url(request))
+        out.download_url, out.expires_in = signed.url, signed.expires_in
+    else:
+        from modelyard.scoring.tasks import result_key
+
+        out.result_key = result_key(job.owner_id, job.id)
+    return out
+
+
+@router.post("/predict", response_model=ScoringJobOut)
+def predict(body: UploadRef, user: CurrentUser, scoring: Scoring, request: Request, session: SessionDep):
+    job = scoring.predict(scoring.get_upload(body.upload_id, viewer=user), owner=user)
+    session.refresh(job)
+    return _job_out(job, scoring, request)
+
+
+@router.get("/api/scoring/jobs/{job_id}", response_model=ScoringJobOut)
+def scoring_job(job_id: str, user: CurrentUser, scoring: Scoring, request: Request):
+    return _job_out(scoring.scoring_job(job_id, viewer=user), scoring, request)
+
+
+@router.get("/download_results", response_model=SignedResultOut, responses=CSV)
+def download_results(job_id: Annotated[str, Query()], user: CurrentUser, scoring: Scoring, request: Request,
+                     app_settings: AppSettingsDep, runtime: RuntimeDep):
+    job = scoring.scoring_job(job_id, viewer=user)
+    if job.status != "completed":
+        raise Conflict(f"job {job_id} is {job.status}; results are ready when it is completed",
+                       details={"status": job.status, "progress": job.progress, "error": job.error})
+    key, size = job.result["result_key"], int(job.result.get("size", 0))
+    if size > app_settings.section("scoring").inlineResultsMaxMB * 1024 * 1024:
+        signed = runtime.blobs.signed_url(key, expires_in=runtime.settings.signed_url_ttl_seconds,
+                                          base_url=base_url(request))
+        return SignedResultOut(job_id=job.id, download_url=signed.url, expires_in=signed.expires_in, size=size)
+    chunks = runtime.blobs.open(key)
+    return StreamingResponse(chunks, media_type="text/csv",
+                             headers={"Content-Disposition": f'attachment; filename="{job.id}-results.csv"'})
+
+
+@router.post("/retrain", response_model=RetrainOut)
+def retrain(body: RetrainIn, admin: AdminUser, scoring: Scoring):
+    return scoring.retrain(admin=admin, threshold=body.threshold_new_labels, activate=body.activate)
+
+
+@router.get("/dashboard", response_model=DashboardOut)
+def dashboard(admin: AdminUser, scoring: Scoring):
+    return scoring.dashboard()

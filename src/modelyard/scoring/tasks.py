@@ -1,0 +1,119 @@
+"""Jobs of the csv-scoring contract: batch scoring in chunks, and retraining from new labels."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from modelyard.auth.models import User
+from modelyard.data.csvio import CsvDialect, iter_frames, read_frame
+from modelyard.data.safe_csv import neutralize_frame
+from modelyard.jobs.context import JobContext
+from modelyard.jobs.registry import handler
+from modelyard.registry.models import ModelVersion, RegisteredModel
+from modelyard.scoring.models import ScoringUpload
+from modelyard.serving.batch import coerce, headline, predict_arrays, score_metrics
+
+CHUNK_ROWS = 100_000
+
+
+def result_key(owner_id: int, job_id: str) -> str:
+    return f"results/{owner_id}/{job_id}.csv"
+
+
+@handler("scoring.predict")
+def score_upload(ctx: JobContext) -> dict:
+    """Stream the upload through the model chunk by chunk, writing the results as they come."""
+    with ctx.db.session() as session:
+        upload = session.get(ScoringUpload, ctx.params["upload_id"])
+        version = session.get(ModelVersion, ctx.params["version_id"])
+        dataset = upload.dataset
+        total = max(1, dataset.rows)
+        source_key, dialect = dataset.blob_key, CsvDialect(dataset.encoding, dataset.delimiter)
+        model_name, version_number = version.name, version.number
+    model = ctx.runtime.models.get(version)
+    done = 0
+
+    def results():
+        nonlocal done
+        chunks = iter_frames(ctx.blobs.open(source_key), dialect, chunk_rows=CHUNK_ROWS, dtype=str)
+        for index, chunk in enumerate(chunks):
+            predictions, proba, names = predict_arrays(model.estimator, model.task, model.classes,
+                                                       coerce(chunk, model.signature))
+            out = neutralize_frame(chunk)
+            out["prediction"] = predictions
+            for i, name in enumerate(names):
+                out[f"probability_{name}"] = np.round(proba[:, i], 6)
+            yield out.to_csv(index=False, header=index == 0, lineterminator="\n").encode()
+            done += len(chunk)
+            ctx.progress(min(99.0, 100 * done / total), f"Scored {done:,} of {total:,} rows")
+
+    key = result_key(ctx.owner_id, ctx.job_id)
+    ctx.progress(1, "Scoring")
+    info = ctx.blobs.put(key, results(), content_type="text/csv")
+    return {"result_key": key, "rows": done, "size": info.size, "model_id": ctx.params["version_id"],
+            "model_name": model_name, "model_version": version_number, "upload_id": ctx.params["upload_id"]}
+
+
+def _labeled_frame(ctx: JobContext, session, version: ModelVersion) -> pd.DataFrame:
+    """All labeled rows: the version's own training data plus every labeled scoring upload."""
+    columns = [f["name"] for f in version.signature] + [version.target]
+    frames = []
+    from modelyard.data.models import Dataset
+
+    sources = [session.get(Dataset, (version.training_data or {}).get("file_id") or "")]
+    sources += [session.get(ScoringUpload, u).dataset for u in ctx.params["upload_ids"] if session.get(ScoringUpload, u)]
+    for dataset in filter(None, sources):
+        frame = read_frame(ctx.blobs.open(dataset.blob_key), CsvDialect(dataset.encoding, dataset.delimiter))
+        if set(columns) <= set(frame.columns):
+            frame = frame[columns]
+            frames.append(frame[frame[version.target].notna() & (frame[version.target].astype(str) != "")])
+    if not frames:
+        raise ValueError("no labeled rows with the model's columns were found")
+    return pd.concat(frames, ignore_index=True)
+
+
+@handler("scoring.retrain")
+def retrain(ctx: JobContext) -> dict:
+    """Train a new version on all labeled data; keep it active only if it is not worse on common held-out rows."""
+    from sklearn.model_selection import train_test_split
+
+    from modelyard.ops.settings import SettingsService
+    from modelyard.registry.service import RegistryService
+    from modelyard.training import artifacts
+    from modelyard.training.trainer import train
+
+    ctx.progress(2, "Gathering labeled data")
+    with ctx.db.session() as session:
+        base = session.get(ModelVersion, ctx.params["base_version_id"])
+        frame = _labeled_frame(ctx, session, base)
+        budget = SettingsService(session).section("training").defaultTimeout
+        task, target, model_id = base.task, base.target, base.model_id
+    learn, holdout = train_test_split(frame, test_size=0.2, random_state=42)
+    result = train(learn.reset_index(drop=True), target=target, task=task, time_budget=float(budget),
+                   progress=lambda pct, step: ctx.progress(5 + pct * 0.8, step))
+    ctx.progress(88, "Comparing with the current version on common held-out rows")
+    current = ctx.runtime.models.get(base)
+    figures = {}
+    for label, estimator, classes, signature in (("new", result.pipeline, result.classes, result.features),
+                                                  ("current", current.estimator, current.classes, current.signature)):
+        X = coerce(holdout.astype(object).where(holdout.notna(), None), signature)
+        predictions, _, _ = predict_arrays(estimator, task, classes, X)
+        figures[label] = score_metrics(task, holdout[target], predictions)
+    better = headline(task, figures["new"]) >= headline(task, figures["current"])
+    activate = ctx.params.get("activate", "if_not_worse")
+    deploy = activate == "always" or (activate == "if_not_worse" and better)
+    with ctx.db.session() as session:
+        model = session.get(RegisteredModel, model_id)
+        owner = session.get(User, model.owner_id)
+        version = RegistryService(session, ctx.blobs).create_version(
+            owner=owner, name=model.name, artifact=artifacts.dump(result.pipeline), artifact_name="model.skops",
+            format="skops", task=result.task, algorithm=result.algorithm, signature=result.features,
+            target=result.target, classes=result.classes, metrics={**result.metrics, "holdout": figures["new"]},
+            params=result.params, feature_importances=result.feature_importances, deploy=deploy,
+            training_data={"retrained_from": base.id, "rows": len(frame), "holdout_rows": len(holdout),
+                           "upload_ids": ctx.params["upload_ids"]},
+            training_job_id=ctx.job_id, training_seconds=result.seconds)
+        outcome = "activated" if deploy else "kept current version (new one is worse)"
+        return {"outcome": outcome, "activated": deploy, "new_model_id": version.id, "new_version": version.number,
+                "current_model_id": base.id, "metrics_new": figures["new"], "metrics_current": figures["current"],
+                "compared_on_rows": len(holdout), "trained_on_rows": len(learn), "algorithm": result.algorithm}

@@ -1,0 +1,149 @@
+"""The csv-scoring contract through the app: template → upload → validate → predict → download → retrain."""
+import io
+
+import pandas as pd
+import pytest
+
+from tests.api.test_mlops_flow import train, upload
+from tests.support.datasets import buyers, to_csv
+
+
+def csv_file(frame, name="batch.csv"):
+    return {"file": (name, to_csv(frame), "text/csv")}
+
+
+@pytest.fixture
+def active(client, accounts):
+    """The admin trains Buyers, deploys it and makes it the active scoring model."""
+    admin = accounts["admin"]
+    job = train(client, admin, upload(client, admin, buyers(300))["file_id"], name="Buyers")
+    model_id = client.get(f"/api/training/{job['job_id']}", headers=admin.headers).json()["model_id"]
+    client.post(f"/api/models/{model_id}/deploy", headers=admin.headers)
+    response = client.put("/api/scoring/active-model", json={"model": "Buyers"}, headers=admin.headers)
+    assert response.status_code == 200, response.text
+    return model_id
+
+
+def scored(client, account, frame):
+    upload_id = client.post("/upload", files=csv_file(frame), headers=account.headers).json()["upload_id"]
+    assert client.post("/validate", json={"upload_id": upload_id}, headers=account.headers).json()["valid"]
+    return client.post("/predict", json={"upload_id": upload_id}, headers=account.headers).json()
+
+
+def test_without_an_active_model_the_endpoints_say_how_to_choose_one(client, accounts):
+    response = client.get("/download_template", headers=accounts["user"].headers)
+    assert response.status_code == 409
+    assert "active-model" in response.json()["message"]
+    assert client.post("/upload", files=csv_file(buyers(5)), headers=accounts["user"].headers).status_code == 409
+
+
+def test_template_lists_the_signature_with_the_target_last_and_one_example(client, accounts, active):
+    response = client.get("/download_template", headers=accounts["user"].headers)
+    assert response.status_code == 200 and response.headers["content-type"].startswith("text/csv")
+    frame = pd.read_csv(io.BytesIO(response.content))
+    assert list(frame.columns) == ["age", "income", "region", "purchases", "will_buy"]
+    assert len(frame) == 1
+
+
+def test_clean_file_scores_and_downloads_inline_and_by_signed_url(client, accounts, active):
+    user = accounts["user"]
+    frame = buyers(120, seed=5).drop(columns=["will_buy"])
+    uploaded = client.post("/upload", files=csv_file(frame), headers=user.headers).json()
+    assert uploaded["upload_id"].startswith("upl_") and uploaded["status"] == "uploaded"
+    report = client.post("/validate", json={"upload_id": uploaded["upload_id"]}, headers=user.headers).json()
+    assert report["valid"] is True and report["rows"] == 120 and report["target_present"] is False
+    job = client.post("/predict", json={"upload_id": uploaded["upload_id"]}, headers=user.headers).json()
+    assert job["status"] == "completed" and job["model_id"] == active and job["model_version"] == 1
+    inline = client.get(f"/download_results?job_id={job['job_id']}", headers=user.headers)
+    assert inline.headers["content-type"].startswith("text/csv")
+    results = pd.read_csv(io.BytesIO(inline.content))
+    assert len(results) == 120
+    assert {"prediction", "probability_yes", "probability_no"} <= set(results.columns)
+    expected = ((frame.income > 60_000) & (frame.region != "south")).map({True: "yes", False: "no"})
+    assert (results.prediction == expected).mean() > 0.9
+    signed = client.get(job["download_url"].replace("http://testserver", ""))
+    assert signed.status_code == 200 and signed.content == inline.content
+
+
+def test_large_results_answer_a_signed_url(client, accounts, active):
+    client.put("/api/settings", json={"scoring": {"inlineResultsMaxMB": 0}}, headers=accounts["admin"].headers)
+    job = scored(client, accounts["user"], buyers(20).drop(columns=["will_buy"]))
+    body = client.get(f"/download_results?job_id={job['job_id']}", headers=accounts["user"].headers).json()
+    assert body["download_url"].startswith("http") and body["size"] > 0
+
+
+def test_a_broken_file_lists_its_issues_and_cannot_be_scored(client, accounts, active):
+    user = accounts["user"]
+    frame = buyers(30).drop(columns=["purchases"])
+    frame["age"] = frame["age"].astype(object)
+    frame.loc[[3, 7], "age"] = "old"
+    frame["shoe"] = 1
+    upload_id = client.post("/upload", files=csv_file(frame), headers=user.headers).json()["upload_id"]
+    report = client.post("/validate", json={"upload_id": upload_id}, headers=user.headers).json()
+    assert report["valid"] is False
+    kinds = {(i["kind"], i["column"]): i for i in report["issues"]}
+    assert kinds[("missing_column", "purchases")]["severity"] == "error"
+    assert kinds[("unexpected_column", "shoe")]["severity"] == "warning"
+    assert kinds[("type_error", "age")]["rows"] == [4, 8] and kinds[("type_error", "age")]["count"] == 2
+    refused = client.post("/predict", json={"upload_id": upload_id}, headers=user.headers)
+    assert refused.status_code == 409 and refused.json()["details"]["issues"]
+
+
+def test_unseen_categories_and_out_of_range_values_are_warnings(client, accounts, active):
+    user = accounts["user"]
+    frame = buyers(10).drop(columns=["will_buy"])
+    frame.loc[0, "region"] = "atlantis"
+    frame.loc[1, "income"] = 10_000_000
+    upload_id = client.post("/upload", files=csv_file(frame), headers=user.headers).json()["upload_id"]
+    report = client.post("/validate", json={"upload_id": upload_id}, headers=user.headers).json()
+    kinds = {(i["kind"], i["column"]): i for i in report["issues"]}
+    assert report["valid"] is True
+    assert kinds[("unseen_category", "region")]["rows"] == [1]
+    assert kinds[("out_of_range", "income")]["rows"] == [2]
+
+
+def test_formula_cells_are_neutralized_in_results(client, accounts, active):
+    frame = buyers(5).drop(columns=["will_buy"])
+    frame["region"] = frame["region"].astype(object)
+    frame.loc[0, "region"] = "=HYPERLINK(\"http://evil\")"
+    job = scored(client, accounts["user"], frame)
+    text = client.get(f"/download_results?job_id={job['job_id']}", headers=accounts["user"].headers).text
+    assert "'=HYPERLINK" in text
+    assert "\n=HYPERLINK" not in text and ",=HYPERLINK" not in text
+
+
+def test_someone_elses_upload_and_job_are_not_found(client, accounts, active):
+    job = scored(client, accounts["user"], buyers(5).drop(columns=["will_buy"]))
+    other = accounts["other"]
+    assert client.post("/validate", json={"upload_id": job["upload_id"]}, headers=other.headers).status_code == 404
+    assert client.get(f"/download_results?job_id={job['job_id']}", headers=other.headers).status_code == 404
+    assert client.post("/validate", json={"upload_id": "upl_19700101_00001"}, headers=other.headers).status_code == 404
+
+
+def test_upload_without_a_file_or_with_junk_is_400(client, accounts, active):
+    headers = accounts["user"].headers
+    assert client.post("/upload", headers=headers).status_code == 422
+    junk = client.post("/upload", files={"file": ("x.csv", b"", "text/csv")}, headers=headers)
+    assert junk.status_code == 400
+
+
+def test_retrain_below_then_above_the_threshold_and_dashboard(client, accounts, active):
+    admin, user = accounts["admin"], accounts["user"]
+    below = client.post("/retrain", json={"threshold_new_labels": 50}, headers=admin.headers).json()
+    assert below["status"] == "skipped" and below["new_labels"] == 0 and below["trained"] is False
+    client.post("/upload", files=csv_file(buyers(80, seed=9)), headers=user.headers)
+    above = client.post("/retrain", json={"threshold_new_labels": 50}, headers=admin.headers).json()
+    assert above["status"] == "started" and above["new_labels"] == 80
+    job = client.get(f"/api/jobs/{above['job_id']}", headers=admin.headers).json()
+    assert job["status"] == "completed", job
+    result = job["result"]
+    assert result["metrics_new"]["accuracy"] > 0.8 and "accuracy" in result["metrics_current"]
+    assert result["new_version"] == 2
+    active_now = client.get("/api/scoring/active-model", headers=admin.headers).json()
+    assert active_now["deployed_version"] == (2 if result["activated"] else 1)
+    assert client.post("/retrain", json={"threshold_new_labels": 50}, headers=user.headers).status_code == 403
+    dashboard = client.get("/dashboard", headers=admin.headers).json()
+    assert dashboard["totals"]["uploads"] == 1 and dashboard["totals"]["users"] == 5
+    assert dashboard["last_retrain"]["status"] == "completed"
+    assert dashboard["recent_uploads"][0]["user"] == user.username
+    assert client.get("/dashboard", headers=user.headers).status_code == 403

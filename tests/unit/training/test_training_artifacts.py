@@ -1,0 +1,181 @@
+"""Artifacts: skops bytes that load only when every type in them is on our allowlist."""
+from __future__ import annotations
+
+import io
+import json
+import os
+import zipfile
+
+import numpy as np
+import pandas as pd
+import pytest
+import skops.io
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import FunctionTransformer
+from sklearn.svm import SVC
+
+from modelyard.training import artifacts
+from modelyard.training.artifacts import ModelFileError, UntrustedModel
+from modelyard.training.candidates import candidates
+from modelyard.training.features import plan_columns, signature
+from modelyard.training.search import fit_candidate
+from modelyard.training.trainer import predict_with
+
+from . import frames
+
+INSTANTIATED: list[str] = []
+
+
+class Tripwire(BaseEstimator, TransformerMixin):
+    """Records any attempt to build it from a file."""
+
+    def __setstate__(self, state):
+        INSTANTIATED.append("Tripwire")
+        self.__dict__.update(state)
+
+    def fit(self, X, y=None):
+        return self
+
+    def transform(self, X):
+        return X
+
+
+def _mixed(n: int, seed: int = 0) -> pd.DataFrame:
+    """Every kind of column the trainer handles, with gaps."""
+    rng = np.random.default_rng(seed)
+    frame = frames.churn(n, seed=seed).drop(columns="churned")
+    frame["stamp"] = pd.date_range("2021-01-01", periods=n, freq="h")
+    frame["count_text"] = np.where(rng.random(n) < 0.1, "n/a", rng.integers(0, 9, n).astype(str))
+    return frame
+
+
+def _fitted(task: str, algorithm: str, target: np.ndarray, frame: pd.DataFrame):
+    plan = plan_columns(frame, signature(frame))
+    candidate = next(c for c in candidates(task, n_rows=len(frame), random_state=0) if c.algorithm == algorithm)
+    return fit_candidate(candidate, plan, frame, target)
+
+
+def _targets(frame: pd.DataFrame) -> dict[str, np.ndarray]:
+    income = frame["income"].fillna(50).to_numpy()
+    return {
+        "text": np.where(income > 50, "high", "low").astype(object),
+        "bool": income > 50,
+        "multiclass int": np.digitize(income, [40, 60]),
+        "regression": income * 2 + frame["age"].to_numpy(),
+    }
+
+
+CASES = [(algorithm, kind)
+         for kind in ("text", "bool", "multiclass int")
+         for algorithm in ("LogisticRegression", "LGBMClassifier", "RandomForestClassifier",
+                           "HistGradientBoostingClassifier")]
+CASES += [(algorithm, "regression")
+          for algorithm in ("Ridge", "LGBMRegressor", "RandomForestRegressor", "HistGradientBoostingRegressor")]
+
+
+@pytest.mark.parametrize(("algorithm", "kind"), CASES)
+def test_every_pipeline_the_trainer_builds_round_trips_through_the_allowlist(algorithm, kind):
+    frame = _mixed(300)
+    task = "regression" if kind == "regression" else "classification"
+    pipeline = _fitted(task, algorithm, _targets(frame)[kind], frame)
+    loaded = artifacts.load(artifacts.dump(pipeline))
+    np.testing.assert_allclose(_predictions(loaded, task, frame), _predictions(pipeline, task, frame), rtol=1e-9)
+
+
+@pytest.mark.parametrize("algorithm", ["HistGradientBoostingClassifier", "HistGradientBoostingRegressor"])
+def test_gradient_boosting_with_early_stopping_round_trips(algorithm):
+    frame = _mixed(10_500)  # above 10k rows HistGradientBoosting holds out data and keeps an RNG
+    task = "regression" if algorithm.endswith("Regressor") else "classification"
+    pipeline = _fitted(task, algorithm, _targets(frame)["regression" if task == "regression" else "text"], frame)
+    loaded = artifacts.load(artifacts.dump(pipeline))
+    np.testing.assert_allclose(_predictions(loaded, task, frame), _predictions(pipeline, task, frame), rtol=1e-9)
+
+
+def test_a_trained_result_predicts_the_same_after_a_round_trip(churn_result):
+    loaded = artifacts.load(artifacts.dump(churn_result.pipeline))
+    rows = frames.churn(50, seed=4).drop(columns="churned")
+    assert predict_with(loaded, "classification", churn_result.classes, rows) == \
+        predict_with(churn_result.pipeline, "classification", churn_result.classes, rows)
+
+
+def _predictions(pipeline, task: str, frame: pd.DataFrame) -> np.ndarray:
+    return pipeline.predict(frame) if task == "regression" else pipeline.predict_proba(frame)
+
+
+def test_a_function_like_os_system_is_refused_by_name():
+    data = skops.io.dumps(Pipeline([("run", FunctionTransformer(func=os.system))]))
+    with pytest.raises(UntrustedModel) as caught:
+        artifacts.load(data)
+    assert f"{os.system.__module__}.system" in caught.value.types
+
+
+def test_a_scikit_learn_type_that_skops_trusts_by_default_is_still_refused():
+    data = skops.io.dumps(SVC().fit([[0.0], [1.0]], [0, 1]))
+    assert "sklearn.svm._classes.SVC" not in skops.io.get_untrusted_types(data=data)
+    with pytest.raises(UntrustedModel) as caught:
+        artifacts.load(data)
+    assert caught.value.types == ["sklearn.svm._classes.SVC"]
+
+
+def test_a_refused_object_is_never_instantiated():
+    data = skops.io.dumps(Pipeline([("trip", Tripwire())]))
+    INSTANTIATED.clear()
+    with pytest.raises(UntrustedModel) as caught:
+        artifacts.load(data)
+    assert INSTANTIATED == []
+    assert any(t.endswith(".Tripwire") for t in caught.value.types)
+
+
+def test_an_unknown_skops_loader_is_refused():
+    data = _rewrite_schema(artifacts.dump(_fitted("regression", "Ridge", np.arange(300.0), _mixed(300))),
+                           lambda text: text.replace('"ObjectNode"', '"MethodNode"', 1))
+    with pytest.raises(UntrustedModel) as caught:
+        artifacts.load(data)
+    assert "skops loader: MethodNode" in caught.value.types
+
+
+@pytest.mark.parametrize(("algorithm", "field"), [("RandomForestRegressor", "left_child"),
+                                                  ("HistGradientBoostingRegressor", "left")])
+def test_trees_with_out_of_range_nodes_are_refused(algorithm, field):
+    data = artifacts.dump(_fitted("regression", algorithm, np.arange(300.0), _mixed(300)))
+    with pytest.raises(UntrustedModel, match="out-of-range child"):
+        artifacts.load(_corrupt_first_tree(data, field))
+
+
+def test_bytes_that_are_not_a_skops_file_are_refused():
+    with pytest.raises(ModelFileError):
+        artifacts.load(b"not a zip file")
+
+
+def _rewrite_schema(data: bytes, change) -> bytes:
+    return _rewrite(data, lambda name, content: change(content.decode()).encode() if name == "schema.json" else content)
+
+
+def _corrupt_first_tree(data: bytes, field: str) -> bytes:
+    done = []
+
+    def change(name: str, content: bytes) -> bytes:
+        if done or not name.endswith(".npy"):
+            return content
+        array = np.load(io.BytesIO(content), allow_pickle=False)
+        if array.dtype.names is None or field not in array.dtype.names:
+            return content
+        array[field][0] = 10 ** 6
+        done.append(name)
+        buffer = io.BytesIO()
+        np.save(buffer, array, allow_pickle=False)
+        return buffer.getvalue()
+
+    rewritten = _rewrite(data, change)
+    assert done, "no tree found to corrupt"
+    return rewritten
+
+
+def _rewrite(data: bytes, change) -> bytes:
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(data)) as source, zipfile.ZipFile(out, "w") as target:
+        for name in source.namelist():
+            target.writestr(name, change(name, source.read(name)))
+    json.loads(zipfile.ZipFile(io.BytesIO(out.getvalue())).read("schema.json"))
+    return out.getvalue()
