@@ -1,0 +1,133 @@
+"""Batch scoring of a generated CSV: modelyard's scoring job beside plain pandas, same model, same run.
+
+    python bench/score_csv.py [--rows 1000000]
+
+Each side runs in its own process so that peak memory (max RSS) is its own. The modelyard side is the
+real `scoring.predict` job (chunked read, coercion to the signature, prediction, formula
+neutralisation, streamed write into the blob store); the pandas side is `read_csv` + `predict` +
+`to_csv` of the whole file at once.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+
+def make_data(workdir: Path, rows: int) -> tuple[Path, Path]:
+    from modelyard.training import artifacts
+    from modelyard.training.trainer import train
+    from tests.support.datasets import buyers
+
+    csv = workdir / "batch.csv"
+    buyers(rows, seed=3).drop(columns=["will_buy"]).to_csv(csv, index=False)
+    result = train(buyers(5000), target="will_buy", time_budget=30)
+    model = workdir / "model.skops"
+    model.write_bytes(artifacts.dump(result.pipeline))
+    (workdir / "meta.json").write_text(json.dumps({"signature": result.features, "classes": result.classes,
+                                                   "algorithm": result.algorithm}))
+    return csv, model
+
+
+def run_pandas(workdir: Path) -> dict:
+    import pandas as pd
+
+    from modelyard.training import artifacts
+    from modelyard.training.trainer import predict_with  # noqa: F401  (same imports as the other side)
+
+    meta = json.loads((workdir / "meta.json").read_text())
+    pipeline = artifacts.load((workdir / "model.skops").read_bytes())
+    start = time.perf_counter()
+    frame = pd.read_csv(workdir / "batch.csv")
+    proba = pipeline.predict_proba(frame[[f["name"] for f in meta["signature"]]])
+    frame["prediction"] = [meta["classes"][i] for i in proba.argmax(axis=1)]
+    for i, name in enumerate(meta["classes"]):
+        frame[f"probability_{name}"] = proba[:, i].round(6)
+    frame.to_csv(workdir / "pandas-results.csv", index=False)
+    return {"seconds": time.perf_counter() - start}
+
+
+def run_modelyard(workdir: Path) -> dict:
+    from modelyard.auth.service import AuthService
+    from modelyard.config import Settings
+    from modelyard.data.service import DataService
+    from modelyard.jobs.models import Job
+    from modelyard.jobs.service import JobService
+    from modelyard.registry.service import RegistryService
+    from modelyard.runtime import Runtime
+    from modelyard.scoring.models import ScoringUpload
+
+    meta = json.loads((workdir / "meta.json").read_text())
+    settings = Settings(_env_file=None, home=workdir / "home", secret_key="b" * 40, max_upload_bytes=2**34)
+    runtime = Runtime(settings, immediate_jobs=True)
+    runtime.db.migrate()
+    with runtime.db.session() as session:
+        user = AuthService(session, secret="", token_ttl=60, limiter=runtime.limiter).create_user("bench", "bench-pw-1")
+        version = RegistryService(session, runtime.blobs).create_version(
+            owner=user, name="bench", artifact=(workdir / "model.skops").read_bytes(), artifact_name="model.skops",
+            format="skops", task="classification", algorithm=meta["algorithm"], signature=meta["signature"],
+            target="will_buy", classes=meta["classes"], deploy=True)
+        runtime.models.get(version)  # both sides load the model before the clock starts
+        upload_start = time.perf_counter()
+        with open(workdir / "batch.csv", "rb") as stream:
+            dataset = DataService(session, runtime.blobs, max_bytes=2**34).upload(user, "batch.csv", stream,
+                                                                                  purpose="scoring", file_id="upl_bench")
+        upload_seconds = time.perf_counter() - upload_start
+        session.add(ScoringUpload(id=dataset.id, dataset_id=dataset.id, owner_id=user.id, status="valid",
+                                  validated_version_id=version.id))
+        session.commit()
+        start = time.perf_counter()
+        job = JobService(session, runtime.queue).submit("scoring.predict", owner=user,
+                                                        params={"upload_id": dataset.id, "version_id": version.id})
+        seconds = time.perf_counter() - start
+        job = session.get(Job, job.id)
+        session.refresh(job)
+        assert job.status == "completed", job.error
+    return {"seconds": seconds, "upload_seconds": upload_seconds, "rows": job.result["rows"]}
+
+
+def child(side: str, workdir: Path) -> None:
+    result = run_pandas(workdir) if side == "pandas" else run_modelyard(workdir)
+    result["max_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps(result))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--child", choices=["pandas", "modelyard"])
+    parser.add_argument("--workdir")
+    args = parser.parse_args()
+    if args.child:
+        return child(args.child, Path(args.workdir))
+    with tempfile.TemporaryDirectory() as tmp:
+        workdir = Path(tmp)
+        csv, _ = make_data(workdir, args.rows)
+        size_mb = csv.stat().st_size / 2**20
+        results = {}
+        for side in ("pandas", "modelyard"):
+            out = subprocess.run([sys.executable, __file__, "--child", side, "--workdir", tmp],
+                                 check=True, capture_output=True, text=True)
+            results[side] = json.loads(out.stdout.strip().splitlines()[-1])
+    print(f"\nbatch scoring of {args.rows:,} rows ({size_mb:.1f} MB CSV), one model, two cores\n")
+    print(f"{'path':<34}{'seconds':>10}{'peak RSS MB':>14}")
+    print(f"{'pandas read_csv+predict+to_csv':<34}{results['pandas']['seconds']:>10.1f}"
+          f"{results['pandas']['max_rss_mb']:>14.0f}")
+    print(f"{'modelyard scoring job':<34}{results['modelyard']['seconds']:>10.1f}"
+          f"{results['modelyard']['max_rss_mb']:>14.0f}")
+    print(f"\n(modelyard upload + profile of the same file, not in the figure above: "
+          f"{results['modelyard']['upload_seconds']:.1f} s)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Image labeling: requests, image uploads, QC (duplicates, AI-generated evidence), labeler tasks."""
