@@ -108,3 +108,27 @@ def test_websocket_without_a_token_is_refused(client):
         with pytest.raises(WebSocketDisconnect) as closed:
             ws.receive_json()
         assert closed.value.code == 1008
+
+
+def test_retention_removes_old_unused_uploads_and_keeps_trained_on_ones(client, accounts, app):
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from modelyard.data.models import Dataset
+    from modelyard.db.base import utcnow
+
+    user, admin = accounts["user"], accounts["admin"]
+    old = upload(client, user, buyers(60))["file_id"]
+    used = upload(client, user, buyers(60), "used.csv")["file_id"]
+    train(client, user, used)
+    fresh = upload(client, user, buyers(20), "fresh.csv")["file_id"]
+    with app.state.runtime.db.session() as session:
+        session.execute(update(Dataset).where(Dataset.id.in_([old, used])).values(created_at=utcnow() - timedelta(days=40)))
+    removed = client.post("/admin/maintenance/cleanup", headers=admin.headers).json()["removed"]
+    assert removed == [old]
+    assert client.get(f"/api/datasets/{old}", headers=user.headers).status_code == 404
+    assert client.get(f"/api/datasets/{used}", headers=user.headers).status_code == 200
+    assert client.get(f"/api/datasets/{fresh}", headers=user.headers).status_code == 200
+    client.put("/api/settings", json={"data": {"autoCleanup": False}}, headers=admin.headers)
+    assert client.post("/admin/maintenance/cleanup", headers=admin.headers).json()["removed"] == []

@@ -3,7 +3,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Request, status
 
-from modelyard.api.deps import AdminUser, AuthDep, require_roles
+from pydantic import BaseModel
+
+from modelyard.api.deps import AdminUser, AuthDep, RuntimeDep, require_roles
 from modelyard.auth.schemas import ROLE_INPUT, AdminUserOut, UserCreate, UserUpdate
 from modelyard.errors import Conflict
 
@@ -46,3 +48,15 @@ def deactivate_user(user_id: int, admin: AdminUser, auth: AuthDep, request: Requ
     request.app.state.auth_cache.users.pop(user_id, None)
     return AdminUserOut.of(updated)
 
+
+
+class CleanupOut(BaseModel):
+    removed: list[str]
+
+
+@router.post("/admin/maintenance/cleanup", response_model=CleanupOut)
+def run_cleanup(runtime: RuntimeDep, force: bool = False):
+    """Apply the retention policy now (it also runs hourly in every worker); `force` ignores autoCleanup."""
+    from modelyard.data.retention import cleanup
+
+    return CleanupOut(removed=cleanup(runtime, force=force))

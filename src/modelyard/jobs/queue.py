@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from typing import TYPE_CHECKING
 
 from huey import RedisHuey, SqliteHuey
@@ -64,11 +65,20 @@ class Worker:
         self.consumer.stop(graceful=False)
 
     def _reap_loop(self) -> None:
+        from modelyard.data.retention import cleanup
+
         interval = max(1.0, min(self.runtime.settings.job_stale_seconds / 3, 30.0))
+        next_cleanup = time.monotonic() + 60
         while True:
             try:
                 self.runtime.queue.runner.reap_stale()
             except Exception:
                 log.warning("reaping stale jobs failed", exc_info=True)
+            if time.monotonic() >= next_cleanup:
+                next_cleanup = time.monotonic() + 3600
+                try:
+                    cleanup(self.runtime)
+                except Exception:
+                    log.warning("retention cleanup failed", exc_info=True)
             if self._stop.wait(interval):
                 return
