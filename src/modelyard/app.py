@@ -11,7 +11,10 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from modelyard import __version__
 from modelyard.api import admin, auth, blobs, csv_scoring, errors, jobs, live, mlops_dashboard, system
+from modelyard.api import labeling
+from modelyard.api import model_registry
 from modelyard.api.deps import AuthCache
+from modelyard.api.metrics_middleware import MetricsMiddleware
 from modelyard.api.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from modelyard.auth.service import AuthService
 from modelyard.config import Settings
@@ -68,7 +71,8 @@ def create_app(settings: Settings | None = None, *, run_worker: bool | None = No
 
     errors.install(app)
     for router in (system.public, auth.public, blobs.router, system.private, auth.private, jobs.router,
-                   admin.router, mlops_dashboard.router, csv_scoring.router, live.router):
+                   admin.router, mlops_dashboard.router, csv_scoring.router, labeling.router, live.router,
+                   model_registry.public, model_registry.router):
         app.include_router(router)
 
     app.add_middleware(BodyLimitMiddleware, json_limit=settings.max_json_bytes,
@@ -78,4 +82,5 @@ def create_app(settings: Settings | None = None, *, run_worker: bool | None = No
                            allow_credentials=settings.cors_allow_credentials,
                            allow_methods=["*"], allow_headers=["*"], expose_headers=["X-Request-ID"])
     app.add_middleware(RequestContextMiddleware, latency=app.state.latency)
+    app.add_middleware(MetricsMiddleware)
     return app

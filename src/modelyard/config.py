@@ -45,6 +45,7 @@ class Settings(BaseSettings):
     model_cache_bytes: int = Field(default=1024 * 1024 * 1024, ge=1024)  # loaded models kept per process
     ws_max_connections: int = Field(default=100, ge=1)
     ws_metrics_interval: float = Field(default=5.0, gt=0)
+    metrics_token: str = ""  # when set, GET /metrics needs `Authorization: Bearer <token>`
 
     login_max_failures: int = Field(default=5, ge=1)
     login_failure_window_seconds: int = Field(default=900, ge=1)
@@ -61,6 +62,7 @@ class Settings(BaseSettings):
     job_stale_seconds: float = Field(default=30.0, gt=0)
     job_max_attempts: int = Field(default=2, ge=1)
     job_modules: list[str] = []  # extra modules that register job handlers
+    ai_detector_onnx: str = ""  # optional ONNX classifier scoring images as AI-generated (docs/labeling.md)
 
     @field_validator("secret_key")
     @classmethod

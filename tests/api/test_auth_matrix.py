@@ -7,6 +7,7 @@ PUBLIC = {
     ("GET", "/health"), ("GET", "/monitoring/api/health"), ("POST", "/login"), ("POST", "/auth/login"),
     ("POST", "/api/auth/login"), ("POST", "/api/auth/register"),
     ("GET", "/blobs/{key}"), ("PUT", "/blobs/{key}"),  # authorised by their signature instead
+    ("GET", "/metrics"),  # the Prometheus scrape endpoint; MODELYARD_METRICS_TOKEN can close it
 }
 
 

@@ -132,3 +132,19 @@ def test_retention_removes_old_unused_uploads_and_keeps_trained_on_ones(client, 
     assert client.get(f"/api/datasets/{fresh}", headers=user.headers).status_code == 200
     client.put("/api/settings", json={"data": {"autoCleanup": False}}, headers=admin.headers)
     assert client.post("/admin/maintenance/cleanup", headers=admin.headers).json()["removed"] == []
+
+
+def test_websocket_reports_a_training_job_that_ended_between_two_looks(client, accounts):
+    user = accounts["user"]
+    frame = buyers(40)
+    frame["will_buy"] = "yes"  # one class: the job fails at once
+    file_id = upload(client, user, frame)["file_id"]
+    with client.websocket_connect(f"/ws?token={user.token}") as ws:
+        assert ws.receive_json()["type"] == "connected"
+        job_id = client.post("/api/train", json={"file_id": file_id}, headers=user.headers).json()["job_id"]
+        for _ in range(10):
+            message = ws.receive_json()
+            if message["type"] == "training_progress" and message["job_id"] == job_id:
+                break
+        assert message["type"] == "training_progress" and message["status"] == "failed"
+        assert "class" in message["error"].lower()

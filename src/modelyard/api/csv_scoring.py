@@ -72,11 +72,11 @@ def validate(body: UploadRef, user: CurrentUser, scoring: Scoring):
     return ValidateOut(upload_id=up.id, status=up.status, model_id=version.id, model_version=version.number, **report)
 
 
-def _job_out(job, scoring: ScoringService, request: Request) -> ScoringJobOut:
+def _job_out(job, request: Request) -> ScoringJobOut:
     result = job.result or {}
     out = ScoringJobOut(job_id=job.id, status=job.status, upload_id=job.params["upload_id"],
-                        model_id=job.params["version_id"], model_version=result.get("model_version")
-                        or scoring.active_version().number, rows=result.get("rows"), error=job.error)
+                        model_id=job.params["version_id"], model_version=job.params["version_number"],
+                        rows=result.get("rows"), error=job.error)
     if job.status == "completed":
         signed = request.app.state.runtime.blobs.signed_url(
             result["result_key"], expires_in=request.app.state.settings.signed_url_ttl_seconds, base_url=base_url(request))
@@ -92,12 +92,12 @@ def _job_out(job, scoring: ScoringService, request: Request) -> ScoringJobOut:
 def predict(body: UploadRef, user: CurrentUser, scoring: Scoring, request: Request, session: SessionDep):
     job = scoring.predict(scoring.get_upload(body.upload_id, viewer=user), owner=user)
     session.refresh(job)
-    return _job_out(job, scoring, request)
+    return _job_out(job, request)
 
 
 @router.get("/api/scoring/jobs/{job_id}", response_model=ScoringJobOut)
 def scoring_job(job_id: str, user: CurrentUser, scoring: Scoring, request: Request):
-    return _job_out(scoring.scoring_job(job_id, viewer=user), scoring, request)
+    return _job_out(scoring.scoring_job(job_id, viewer=user), request)
 
 
 @router.get("/download_results", response_model=SignedResultOut, responses=CSV)

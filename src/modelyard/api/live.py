@@ -13,6 +13,7 @@ from starlette.concurrency import run_in_threadpool
 
 from modelyard.api.deps import resolve_credential
 from modelyard.auth.models import User
+from modelyard.db.base import utcnow
 from modelyard.errors import AppError
 from modelyard.jobs.models import Job
 from modelyard.ops import status
@@ -56,14 +57,16 @@ def _system_metrics(app, user: User) -> dict[str, Any]:
     }
 
 
-def _training_updates(app, user: User, seen: dict[str, tuple]) -> list[dict[str, Any]]:
-    """Messages for this user's training jobs whose progress or status changed since last time."""
+def _training_updates(app, user: User, seen: dict[str, tuple], since) -> list[dict[str, Any]]:
+    """Messages for this user's training jobs whose progress or status changed since last time
+    (a job that started and ended between two looks is reported too: it finished after `since`)."""
     from modelyard.training.schemas import TrainingStatusOut
 
     runtime = app.state.runtime
     with runtime.db.session() as session:
         query = select(Job).where(Job.kind == "training", Job.owner_id == user.id,
-                                  (Job.status.in_(("queued", "in_progress"))) | Job.id.in_(list(seen)))
+                                  Job.status.in_(("queued", "in_progress")) | Job.id.in_(list(seen))
+                                  | (Job.finished_at >= since))
         jobs = list(session.scalars(query))
     messages = []
     for job in jobs:
@@ -139,12 +142,13 @@ async def _serve(websocket: WebSocket, user: User) -> None:
 
     async def push() -> None:
         seen: dict[str, tuple] = {}
+        since = utcnow()
         next_metrics = time.monotonic()
         while True:
             if time.monotonic() >= next_metrics:
                 await send(await run_in_threadpool(_system_metrics, app, user))
                 next_metrics = time.monotonic() + interval
-            for message in await run_in_threadpool(_training_updates, app, user, seen):
+            for message in await run_in_threadpool(_training_updates, app, user, seen, since):
                 await send(message)
             await asyncio.sleep(min(1.0, interval))
 

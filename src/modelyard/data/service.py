@@ -15,7 +15,7 @@ from modelyard.auth.models import User
 from modelyard.data.csvio import SAMPLE_BYTES, CsvDialect, profile, read_frame, sniff
 from modelyard.data.models import Dataset
 from modelyard.db.base import new_id, utcnow
-from modelyard.errors import NotFound
+from modelyard.errors import Conflict, NotFound
 from modelyard.storage.base import BlobStore
 
 MAX_FILENAME = 255
@@ -128,6 +128,13 @@ class DataService:
     def delete(self, file_id: str, *, viewer: User) -> None:
         """The row goes first: a blob left by a failed delete is garbage, never a dangling dataset."""
         dataset = self.get(file_id, viewer=viewer)
+        from modelyard.jobs.models import ACTIVE, Job
+
+        waiting = [j.id for j in self._session.scalars(select(Job).where(Job.status.in_(ACTIVE)))
+                   if (j.params or {}).get("file_id") == file_id]
+        if waiting:
+            raise Conflict(f"dataset {file_id} is used by running job(s) {', '.join(waiting)}; "
+                           "cancel them or wait until they finish")
         key = dataset.blob_key
         self._session.delete(dataset)
         self._session.commit()

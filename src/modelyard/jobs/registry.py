@@ -11,7 +11,7 @@ Handler = Callable[["JobContext"], "dict | None"]
 HANDLERS: dict[str, Handler] = {}
 
 # Modules that define the product's own handlers; imported by every worker.
-BUILTIN_MODULES = ["modelyard.jobs.diagnostics", "modelyard.training.tasks", "modelyard.scoring.tasks"]
+BUILTIN_MODULES = ["modelyard.jobs.diagnostics", "modelyard.training.tasks", "modelyard.scoring.tasks", "modelyard.labeling.tasks"]
 
 
 def handler(kind: str) -> Callable[[Handler], Handler]:

@@ -56,8 +56,13 @@ class Scoring(_Section):
     inlineResultsMaxMB: int = Field(20, ge=0, le=10240, description="larger results answer a signed URL")
 
 
+class Registry(_Section):
+    allowPickle: bool = Field(False, description="accept pickle/joblib model uploads, from admins only "
+                                                 "(loading one runs the code it carries)")
+
+
 SECTIONS: dict[str, type[_Section]] = {"general": General, "training": Training, "notifications": Notifications,
-                                        "data": Data, "scoring": Scoring}
+                                        "data": Data, "scoring": Scoring, "registry": Registry}
 
 
 class SettingsService:

@@ -158,7 +158,8 @@ class ScoringService:
             state = "failed validation" if upload.status == "invalid" else "is not validated against the active model"
             raise NotValidated(f"upload {upload.id} {state}; POST /validate first", details={"issues": issues})
         return self._jobs.submit("scoring.predict", owner=owner,
-                                 params={"upload_id": upload.id, "version_id": version.id})
+                                 params={"upload_id": upload.id, "version_id": version.id,
+                                         "version_number": version.number})
 
     def scoring_job(self, job_id: str, *, viewer: User) -> Job:
         job = self._jobs.get(job_id, viewer=viewer)
