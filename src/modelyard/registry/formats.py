@@ -93,8 +93,8 @@ def detect(data: bytes, filename: str = "") -> str:
                 if "schema.json" in archive.namelist():
                     return "skops"
         except zipfile.BadZipFile:
-            if name.endswith(".skops"):
-                raise UnsupportedModelFile("the skops file is not a readable zip archive (truncated?)") from None
+            raise UnsupportedModelFile("a zip archive (as skops files are) that cannot be read: truncated or "
+                                       "damaged") from None
         raise UnsupportedModelFile(f"a zip archive that is not a skops model file; supported: {SUPPORTED}")
     if _is_pickle(head) or (name.endswith(PICKLE_NAMES) and _is_compressed_pickle(head, loose=True)):
         return "pickle"
