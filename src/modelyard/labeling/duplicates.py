@@ -1,11 +1,13 @@
 """Near-duplicate search: for each query image, the closest earlier image by perceptual hashes.
 
 Every image has one pHash and one dHash per view (full, centre 90 %, centre 80 %; see
-images.HASH_VIEWS). Two images match through a pair of views where at least one side is the full
-image: the full picture against the other's full picture (resized, recompressed) or against a
-centre crop of it (the new image is a crop of the old, or the other way round). Candidates come
-from the pHash multi-index (hashindex.py: complete up to pHash distance 11); each is then measured
-by the mean of its pHash and dHash distances, which the score maps to 0..1.
+images.HASH_VIEWS); a view's key is the two together, 128 bits. Two images match through a pair of
+views where at least one side is the full image: the full picture against the other's full picture
+(resized, recompressed), or against a centre crop of it (one image is a crop of the other). So
+there are two indexes (hashindex.py): the full views of all images, queried with every view of
+the query images, and the crop views, queried with their full views. A pair's distance is the mean
+of its pHash and dHash distances (bits of 64), which the score maps to 0..1. Every pair within a
+mean distance of 5.5 (score ≥ 0.89) is found exactly; farther pairs when the index reaches them.
 """
 from __future__ import annotations
 
@@ -13,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from modelyard.labeling.hashindex import HashIndex, popcount
+from modelyard.labeling.hashindex import GUARANTEED_DISTANCE, HashIndex, distance as bit_distance
 
 # Mean pHash/dHash distance (bits of 64) → similarity. Resizes and recompressions measure 0–4,
 # centred crops up to 20 % 0–7, different images 16 and up (31 on average).
@@ -48,56 +50,57 @@ def _unpack(packed: list[str]) -> np.ndarray:
     return np.array(flat, dtype=np.uint64).reshape(len(packed), views)
 
 
-def nearest_earlier(table: HashTable, queries: np.ndarray, index: HashIndex | None = None,
-                    ) -> tuple[np.ndarray, np.ndarray]:
-    """For each row number in `queries`: the closest earlier row (-1 for none) and its distance.
+MAX_SUM = 2 * 24 - 1  # pHash + dHash bits beyond which the score is 0 anyway
 
-    Ties go to the earliest row, the original. `index` may be reused across calls (over
-    table.phash flattened row-major)."""
+
+def nearest_earlier(table: HashTable, queries: np.ndarray, *, max_sum: int = MAX_SUM,
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    """For each row number in `queries`: the closest earlier row (-1 for none) and its mean distance.
+
+    Only pairs with pHash + dHash distance ≤ max_sum count. Ties go to the earliest row, the original."""
     queries = np.asarray(queries, dtype=np.int64)
     best = np.full(len(queries), -1, dtype=np.int64)
-    distance = np.full(len(queries), np.inf)
+    mean = np.full(len(queries), np.inf)
     if len(table) == 0 or len(queries) == 0:
-        return best, distance
-    views = table.phash.shape[1]
-    index = index or HashIndex(table.phash.reshape(-1))
-    q, e, _ = index.within(table.phash[queries].reshape(-1))
-    q_row, q_view = q // views, q % views
-    e_row, e_view = e // views, e % views
-    keep = (e_row < queries[q_row]) & ((q_view == 0) | (e_view == 0))
-    q_row, q_view, e_row, e_view = q_row[keep], q_view[keep], e_row[keep], e_view[keep]
-    if len(q_row) == 0:
-        return best, distance
-    q_abs = queries[q_row]
-    p_dist = popcount(table.phash[q_abs, q_view] ^ table.phash[e_row, e_view])
-    d_dist = popcount(table.dhash[q_abs, q_view] ^ table.dhash[e_row, e_view])
-    mean = (p_dist + d_dist) / 2.0
-    order = np.lexsort((e_row, mean, q_row))  # by query, then distance, then earliest
-    first = np.unique(q_row[order], return_index=True)[1]
-    chosen = order[first]
-    best[q_row[chosen]] = e_row[chosen]
-    distance[q_row[chosen]] = mean[chosen]
-    return best, distance
+        return best, mean
+    keys = np.stack([table.phash, table.dhash], axis=-1)  # (rows, views, 2)
+    views = keys.shape[1]
+    q, e, d = HashIndex(keys[:, 0]).within(keys[queries].reshape(-1, 2), max_sum)
+    q_rows, e_rows, sums = [q // views], [e], [d]
+    if views > 1:
+        q, e, d = HashIndex(keys[:, 1:].reshape(-1, 2)).within(keys[queries, 0], max_sum)
+        q_rows.append(q)
+        e_rows.append(e // (views - 1))
+        sums.append(d)
+    q, e, d = np.concatenate(q_rows), np.concatenate(e_rows), np.concatenate(sums)
+    earlier = e < queries[q]
+    q, e, d = q[earlier], e[earlier], d[earlier]
+    if len(q) == 0:
+        return best, mean
+    order = np.lexsort((e, d, q))  # by query, then distance, then earliest
+    first = order[np.unique(q[order], return_index=True)[1]]
+    best[q[first]] = e[first]
+    mean[q[first]] = d[first] / 2.0
+    return best, mean
 
 
-def brute_force_nearest_earlier(table: HashTable, queries: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The same answer by comparing every pair (for tests and the benchmark's baseline)."""
-    views = table.phash.shape[1]
+def brute_force_nearest_earlier(table: HashTable, queries: np.ndarray, *, max_sum: int = MAX_SUM,
+                                ) -> tuple[np.ndarray, np.ndarray]:
+    """The same answer by comparing every pair (tests and the benchmark's baseline)."""
+    keys = np.stack([table.phash, table.dhash], axis=-1)
+    views = keys.shape[1]
     best = np.full(len(queries), -1, dtype=np.int64)
-    distance = np.full(len(queries), np.inf)
+    mean = np.full(len(queries), np.inf)
     for n, row in enumerate(np.asarray(queries, dtype=np.int64)):
         if row == 0:
             continue
-        earlier_p, earlier_d = table.phash[:row], table.dhash[:row]
-        for qv in range(views):
-            for ev in range(views):
-                if qv and ev:
-                    continue
-                p = popcount(earlier_p[:, ev] ^ table.phash[row, qv])
-                d = popcount(earlier_d[:, ev] ^ table.dhash[row, qv])
-                mean = np.where(p <= 11, (p + d) / 2.0, np.inf)  # what the index guarantees to find
-                candidate = int(np.argmin(mean))
-                if mean[candidate] < distance[n] or (mean[candidate] == distance[n] and candidate < best[n]):
-                    best[n], distance[n] = candidate, float(mean[candidate])
-    best[~np.isfinite(distance)] = -1
-    return best, distance
+        pairs = [(qv, 0) for qv in range(views)] + [(0, ev) for ev in range(1, views)]
+        sums = np.min([bit_distance(keys[:row, ev], keys[row, qv]) for qv, ev in pairs], axis=0)
+        sums = np.where(sums <= max_sum, sums, np.iinfo(np.int64).max)
+        candidate = int(np.argmin(sums))  # the first (earliest) of the closest
+        if sums[candidate] <= max_sum:
+            best[n], mean[n] = candidate, sums[candidate] / 2.0
+    return best, mean
+
+
+GUARANTEED_MEAN = GUARANTEED_DISTANCE / 2  # 5.5: every pair this close is found

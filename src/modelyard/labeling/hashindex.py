@@ -1,38 +1,29 @@
-"""Multi-index hashing: find every 64-bit hash within a Hamming radius without comparing all pairs.
+"""Multi-index hashing: find every key within a Hamming radius without comparing all pairs.
 
-Each hash is cut into 4 bands of 16 bits. If two hashes differ in at most 11 bits, then by the
-pigeonhole principle at least one band differs in at most 2 bits (4 bands × 3 bits = 12 > 11).
-So a query probes, in each band's table, its own band value XOR every 16-bit mask of weight
-≤ 2 (137 masks): 548 bucket look-ups that find every hash within distance 11, exactly, plus
-some farther ones that are filtered out by computing their real distance.
+A key is a row of 64-bit words (here a pHash and a dHash: 128 bits); the distance of two keys is
+the number of differing bits over all words. Each word is cut into bands, and every band gets a
+table. If two keys differ in at most 2·B − 1 bits over B bands, some band differs in at most one
+bit (pigeonhole), so probing each band's table with the query's band value and its single-bit
+flips finds every such key: exactly, with no false negatives. Farther keys that a probe happens to
+reach are returned too when they are within the caller's `max_distance`.
 
-The tables are CSR arrays (bucket offsets over the hashes sorted by band value), so a look-up
-is two array reads and the whole probe runs vectorised in numpy over many queries at once.
-With n indexed hashes a bucket holds about n / 65536 of them, so the work per query stays
-nearly constant until n is in the millions: the whole search grows near-linearly with n.
+Band widths follow the index size: about log2(entries) + 3 bits (8 to 22), so a bucket holds
+~1/8 of an entry on average and a query does a nearly constant amount of work as the index grows,
+which makes indexing n keys and querying all of them grow near-linearly. With 22-bit bands (from
+~500,000 entries on) there are 3 bands per word, 6 for two words: every pair within 11 bits is
+found (GUARANTEED_DISTANCE); smaller indexes have more, narrower bands and find even more.
+
+Tables are CSR arrays (bucket offsets from a bincount), so a probe is two array reads, vectorised
+in numpy over all queries at once.
 """
 from __future__ import annotations
 
-from itertools import combinations
+import math
 
 import numpy as np
 
-BANDS = 4
-BAND_BITS = 16
-BAND_MASK = (1 << BAND_BITS) - 1
-PROBE_RADIUS = 2
-GUARANTEED_DISTANCE = BANDS * (PROBE_RADIUS + 1) - 1  # 11: every hash this close is found
-
-
-def _masks(bits: int, radius: int) -> np.ndarray:
-    masks = [0]
-    for weight in range(1, radius + 1):
-        for positions in combinations(range(bits), weight):
-            masks.append(sum(1 << p for p in positions))
-    return np.array(masks, dtype=np.int64)
-
-
-MASKS = _masks(BAND_BITS, PROBE_RADIUS)
+MIN_BAND_BITS, MAX_BAND_BITS = 8, 22
+GUARANTEED_DISTANCE = 2 * 2 * math.ceil(64 / MAX_BAND_BITS) - 1  # 11 for two words, at any index size
 
 if hasattr(np, "bitwise_count"):
     def popcount(values: np.ndarray) -> np.ndarray:
@@ -41,63 +32,80 @@ else:  # numpy < 2
     _BYTE_COUNTS = np.array([bin(i).count("1") for i in range(256)], dtype=np.int64)
 
     def popcount(values: np.ndarray) -> np.ndarray:
-        as_bytes = np.ascontiguousarray(values, dtype=np.uint64).view(np.uint8).reshape(-1, 8)
-        return _BYTE_COUNTS[as_bytes].sum(axis=1)
+        flat = np.ascontiguousarray(values, dtype=np.uint64)
+        return _BYTE_COUNTS[flat.view(np.uint8).reshape(*flat.shape, 8)].sum(axis=-1)
 
 
-def as_hash_array(values) -> np.ndarray:
-    return np.asarray(values, dtype=np.uint64).reshape(-1)
+def distance(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Bits that differ between rows of words (summed over the last axis)."""
+    return popcount(a ^ b).sum(axis=-1)
+
+
+def band_layout(entries: int) -> list[tuple[int, int]]:
+    """(shift, bits) of the bands of one 64-bit word, for an index of `entries` keys."""
+    wanted = min(MAX_BAND_BITS, max(MIN_BAND_BITS, math.ceil(math.log2(max(entries, 2))) + 3))
+    count = max(math.ceil(64 / MAX_BAND_BITS), 64 // wanted)  # bands at least `wanted` bits wide
+    widths = [64 // count + (1 if i < 64 % count else 0) for i in range(count)]
+    layout, shift = [], 0
+    for bits in widths:
+        layout.append((shift, bits))
+        shift += bits
+    return layout
 
 
 class HashIndex:
-    """A static index over `hashes` (uint64); `within` answers (query, hash, distance) triples."""
+    """A static index over keys of shape (n, words), uint64."""
 
-    def __init__(self, hashes: np.ndarray):
-        self.hashes = as_hash_array(hashes)
-        self._orders: list[np.ndarray] = []
-        self._offsets: list[np.ndarray] = []
-        for band in range(BANDS):
-            keys = self._band(self.hashes, band)
-            order = np.argsort(keys, kind="stable")
-            self._orders.append(order)
-            self._offsets.append(np.searchsorted(keys[order], np.arange(BAND_MASK + 2)))
+    def __init__(self, keys: np.ndarray):
+        self.keys = np.ascontiguousarray(keys, dtype=np.uint64).reshape(len(keys), -1)
+        if len(self.keys) >= 2**31:
+            raise ValueError("HashIndex holds fewer than 2**31 keys")
+        self.layout = band_layout(len(self.keys))
+        self.guaranteed = 2 * len(self.layout) * self.keys.shape[1] - 1
+        self._tables = []  # (word, shift, bits, order, offsets)
+        for word in range(self.keys.shape[1]):
+            for shift, bits in self.layout:
+                values = self._band(self.keys[:, word], shift, bits)
+                order = np.argsort(values, kind="stable")
+                offsets = np.zeros((1 << bits) + 1, dtype=np.int32)
+                np.cumsum(np.bincount(values, minlength=1 << bits), out=offsets[1:])
+                self._tables.append((word, shift, bits, order.astype(np.int64), offsets))
 
     def __len__(self) -> int:
-        return len(self.hashes)
+        return len(self.keys)
 
     @staticmethod
-    def _band(hashes: np.ndarray, band: int) -> np.ndarray:
-        return ((hashes >> np.uint64(band * BAND_BITS)) & np.uint64(BAND_MASK)).astype(np.int64)
+    def _band(words: np.ndarray, shift: int, bits: int) -> np.ndarray:
+        return ((words >> np.uint64(shift)) & np.uint64((1 << bits) - 1)).astype(np.int64)
 
-    def within(self, queries: np.ndarray, max_distance: int = GUARANTEED_DISTANCE,
-               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Every (query position, indexed position, distance) with distance ≤ max_distance.
-
-        Complete up to GUARANTEED_DISTANCE; beyond it only what the probes happen to reach."""
-        queries = as_hash_array(queries)
+    def within(self, queries: np.ndarray, max_distance: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Every (query row, key row, distance) with distance ≤ max_distance that the probes reach:
+        all of them up to `self.guaranteed` bits, some beyond."""
+        queries = np.ascontiguousarray(queries, dtype=np.uint64).reshape(len(queries), -1)
+        empty = np.empty(0, dtype=np.int64)
+        if len(queries) == 0 or len(self.keys) == 0:
+            return empty, empty, empty
         found_q, found_e = [], []
-        for band in range(BANDS):
-            query_keys = self._band(queries, band)
-            order, offsets = self._orders[band], self._offsets[band]
-            for mask in MASKS:
-                keys = query_keys ^ mask
+        rows = np.arange(len(queries))
+        for word, shift, bits, order, offsets in self._tables:
+            band = self._band(queries[:, word], shift, bits)
+            for flip in [0, *(1 << b for b in range(bits))]:
+                keys = band ^ flip
                 lo = offsets[keys]
-                counts = offsets[keys + 1] - lo
+                counts = (offsets[keys + 1] - lo).astype(np.int64)
                 total = int(counts.sum())
                 if total == 0:
                     continue
-                q = np.repeat(np.arange(len(queries)), counts)
+                q = np.repeat(rows, counts)
                 starts = np.repeat(lo - (np.cumsum(counts) - counts), counts)
                 e = order[starts + np.arange(total)]
-                close = popcount(queries[q] ^ self.hashes[e]) <= max_distance
+                close = distance(queries[q], self.keys[e]) <= max_distance
                 found_q.append(q[close])
                 found_e.append(e[close])
         if not found_q:
-            empty = np.empty(0, dtype=np.int64)
             return empty, empty, empty
-        q = np.concatenate(found_q)
-        e = np.concatenate(found_e)
         # A pair close in several bands was found once per band: keep one of each.
-        unique = np.unique(q * np.int64(max(len(self.hashes), 1)) + e)
-        q, e = unique // max(len(self.hashes), 1), unique % max(len(self.hashes), 1)
-        return q, e, popcount(queries[q] ^ self.hashes[e])
+        width = np.int64(len(self.keys))
+        pairs = np.unique(np.concatenate(found_q) * width + np.concatenate(found_e))
+        q, e = pairs // width, pairs % width
+        return q, e, distance(queries[q], self.keys[e])

@@ -71,6 +71,12 @@ PROCESS_THREADS = Gauge("modelyard_process_threads", "Threads of each modelyard 
 PROCESS_FDS = Gauge("modelyard_process_open_fds", "Open file descriptors of each modelyard process.",
                     registry=REGISTRY, multiprocess_mode="liveall")
 
+# prometheus-client's own process_*, python_* figures (single-process mode only).
+STANDARD = CollectorRegistry()
+prometheus_client.ProcessCollector(registry=STANDARD)
+prometheus_client.PlatformCollector(registry=STANDARD)
+prometheus_client.GCCollector(registry=STANDARD)
+
 _lock = threading.Lock()
 _process_refreshed = 0.0
 _cache_seen: "weakref.WeakKeyDictionary[Any, tuple[int, int, int]]" = weakref.WeakKeyDictionary()
@@ -184,10 +190,7 @@ def exposition(db: "Database | None" = None) -> bytes:
         multiprocess.MultiProcessCollector(registry, path=path)
     else:
         registry.register(_Proxy(REGISTRY))
-        for collector in (prometheus_client.ProcessCollector(registry=None),
-                          prometheus_client.PlatformCollector(registry=None),
-                          prometheus_client.GCCollector(registry=None)):
-            registry.register(collector)
+        registry.register(_Proxy(STANDARD))
     if db is not None:
         registry.register(JobsCollector(db))
     return generate_latest(registry)

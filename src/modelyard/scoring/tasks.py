@@ -1,6 +1,8 @@
 """Jobs of the csv-scoring contract: batch scoring in chunks, and retraining from new labels."""
 from __future__ import annotations
 
+import io
+
 import numpy as np
 import pandas as pd
 
@@ -14,6 +16,16 @@ from modelyard.scoring.models import ScoringUpload
 from modelyard.serving.batch import coerce, headline, predict_arrays, score_metrics
 
 CHUNK_ROWS = 100_000
+
+
+def _csv_bytes(frame: pd.DataFrame, *, header: bool) -> bytes:
+    """pyarrow's CSV writer: an order of magnitude faster than DataFrame.to_csv on text columns."""
+    import pyarrow as pa
+    import pyarrow.csv as pc
+
+    out = io.BytesIO()
+    pc.write_csv(pa.Table.from_pandas(frame, preserve_index=False), out, pc.WriteOptions(include_header=header))
+    return out.getvalue()
 
 
 def result_key(owner_id: int, job_id: str) -> str:
@@ -43,7 +55,7 @@ def score_upload(ctx: JobContext) -> dict:
             out["prediction"] = predictions
             for i, name in enumerate(names):
                 out[f"probability_{name}"] = np.round(proba[:, i], 6)
-            yield out.to_csv(index=False, header=index == 0, lineterminator="\n").encode()
+            yield _csv_bytes(out, header=index == 0)
             done += len(chunk)
             ctx.progress(min(99.0, 100 * done / total), f"Scored {done:,} of {total:,} rows")
 

@@ -19,7 +19,7 @@ def coerce(frame: pd.DataFrame, signature: list[dict[str, Any]]) -> pd.DataFrame
         if field.get("type") in NUMERIC:
             columns[name] = pd.to_numeric(values, errors="coerce").astype("float64")
         else:
-            columns[name] = values.astype(object).where(values.notna() & (values.astype(str) != ""), None)
+            columns[name] = values.astype(object).where(values.notna(), None)
     return pd.DataFrame(columns, index=frame.index)
 
 

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from modelyard.labeling.duplicates import HashTable, brute_force_nearest_earlier, nearest_earlier, similarity
+from modelyard.labeling.hashindex import GUARANTEED_DISTANCE
 from modelyard.labeling.images import inspect_image
 from tests.support.images import center_crop, encode, jpeg, resized, scene
 
@@ -20,8 +21,8 @@ def test_the_index_answers_what_comparing_every_pair_answers():
         phash[i, 0], dhash[i, 0] = phash[j, int(rng.integers(0, views))] ^ noise, dhash[j, 0] ^ noise
     table = HashTable(phash, dhash)
     queries = np.arange(n)
-    fast = nearest_earlier(table, queries)
-    slow = brute_force_nearest_earlier(table, queries)
+    fast = nearest_earlier(table, queries, max_sum=GUARANTEED_DISTANCE)
+    slow = brute_force_nearest_earlier(table, queries, max_sum=GUARANTEED_DISTANCE)
     assert (fast[0] == slow[0]).all()
     assert np.array_equal(fast[1], slow[1])
     assert (fast[0] >= 0).sum() >= len(range(100, n, 7))
