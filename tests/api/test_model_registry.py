@@ -346,3 +346,32 @@ def test_a_native_lightgbm_model_infers_like_the_booster(client, accounts, frame
     booster = lightgbm.Booster(model_str=text.decode())
     expected = booster.predict(frame.loc[frame.customer_id == 7, FEATURES].to_numpy(np.float64))[0]
     assert response.json()["prediction"] == pytest.approx(expected)
+
+
+# The same registry behind the dashboard's predict route -----------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", ["skops", "lightgbm"])
+def test_uploaded_models_that_name_their_inputs_serve_on_the_dashboard_predict_route(client, accounts, frame, model,
+                                                                                     kind):
+    import lightgbm
+
+    user = accounts["user"]
+    data = skops_bytes(model) if kind == "skops" else lightgbm_text(frame)
+    upload(client, user, data, filename="model.bin", deployment="true")
+    rows = frame[FEATURES].iloc[:3]
+    response = client.post("/api/predict/test_model", json={"data": rows.to_dict(orient="records")},
+                           headers=user.headers)
+    assert response.status_code == 200, response.text
+    expected = model.predict(rows) if kind == "skops" else lightgbm.Booster(model_str=data.decode()).predict(rows)
+    assert [p["prediction"] for p in response.json()["predictions"]] == pytest.approx(list(expected))
+
+
+def test_an_unnamed_onnx_model_refuses_the_dashboard_predict_route_rather_than_guess(client, accounts, frame, model):
+    user = accounts["user"]
+    upload(client, user, onnx_bytes(model), filename="model.onnx", deployment="true",
+           artifacts=[("signature.json", signature_json(), "application/json")])
+    response = client.post("/api/predict/test_model", json={"data": frame[FEATURES].iloc[:1].to_dict(orient="records")},
+                           headers=user.headers)
+    assert response.status_code == 409
+    assert response.json()["code"] == "MODEL_INPUTS_UNNAMED" and "/inference" in response.json()["message"]

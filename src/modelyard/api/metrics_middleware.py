@@ -19,13 +19,16 @@ def _route(scope) -> str:
     return getattr(route, "path", None) or "unmatched"
 
 
-def _after(scope) -> None:
-    state = getattr(scope.get("app"), "state", None)
-    runtime = getattr(state, "runtime", None)
-    metrics.sync_cache(getattr(runtime, "models", None))
-    connections = getattr(state, "ws_connections", None)
+def _websockets(scope) -> None:
+    connections = getattr(getattr(scope.get("app"), "state", None), "ws_connections", None)
     if connections is not None:
         metrics.set_websockets(connections.count)
+
+
+def _after(scope) -> None:
+    runtime = getattr(getattr(scope.get("app"), "state", None), "runtime", None)
+    metrics.sync_cache(getattr(runtime, "models", None))
+    _websockets(scope)
     metrics.refresh_process()
 
 
@@ -37,8 +40,13 @@ class MetricsMiddleware:
         if scope["type"] == "lifespan":
             return await self._lifespan(scope, receive, send)
         if scope["type"] == "websocket":
+            async def counting_send(message):  # the count changes around accept: publish it as messages go
+                await send(message)
+                if message["type"] in ("websocket.accept", "websocket.send"):
+                    _websockets(scope)
+
             try:
-                return await self.app(scope, receive, send)
+                return await self.app(scope, receive, counting_send)
             finally:
                 _after(scope)
         if scope["type"] != "http":

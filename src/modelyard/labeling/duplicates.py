@@ -46,8 +46,10 @@ def _unpack(packed: list[str]) -> np.ndarray:
     if not packed:
         return np.zeros((0, 1), dtype=np.uint64)
     views = len(packed[0]) // 16
-    flat = [int(value[i:i + 16], 16) for value in packed for i in range(0, views * 16, 16)]
-    return np.array(flat, dtype=np.uint64).reshape(len(packed), views)
+    if any(len(value) != views * 16 for value in packed):
+        raise ValueError("every image needs the same number of hash views")
+    raw = np.frombuffer(bytes.fromhex("".join(packed)), dtype=">u8")  # 16 hex digits = one big-endian word
+    return raw.astype(np.uint64).reshape(len(packed), views)
 
 
 MAX_SUM = 2 * 24 - 1  # pHash + dHash bits beyond which the score is 0 anyway

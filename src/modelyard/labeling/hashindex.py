@@ -7,11 +7,12 @@ bit (pigeonhole), so probing each band's table with the query's band value and i
 flips finds every such key: exactly, with no false negatives. Farther keys that a probe happens to
 reach are returned too when they are within the caller's `max_distance`.
 
-Band widths follow the index size: about log2(entries) + 3 bits (8 to 22), so a bucket holds
-~1/8 of an entry on average and a query does a nearly constant amount of work as the index grows,
-which makes indexing n keys and querying all of them grow near-linearly. With 22-bit bands (from
-~500,000 entries on) there are 3 bands per word, 6 for two words: every pair within 11 bits is
-found (GUARANTEED_DISTANCE); smaller indexes have more, narrower bands and find even more.
+Band widths follow the index size: log2(entries) + 3 bits (8 to 21), so a bucket holds ~1/8 of
+an entry on average and a query does a nearly constant amount of work as the index grows, which
+makes indexing n keys and querying all of them grow near-linearly (until the width reaches its cap
+of 21 bits at ~260,000 keys; beyond, buckets slowly fill). From 16 bits on there are 3 bands per
+word, 6 for two words: every pair within 11 bits is found (GUARANTEED_DISTANCE); smaller indexes
+have more, narrower bands and find even more.
 
 Tables are CSR arrays (bucket offsets from a bincount), so a probe is two array reads, vectorised
 in numpy over all queries at once.
@@ -22,8 +23,8 @@ import math
 
 import numpy as np
 
-MIN_BAND_BITS, MAX_BAND_BITS = 8, 22
-GUARANTEED_DISTANCE = 2 * 2 * math.ceil(64 / MAX_BAND_BITS) - 1  # 11 for two words, at any index size
+MIN_BAND_BITS, MAX_BAND_BITS = 8, 21
+GUARANTEED_DISTANCE = 2 * 2 * (64 // MAX_BAND_BITS) - 1  # 11 for two words, at any index size
 
 if hasattr(np, "bitwise_count"):
     def popcount(values: np.ndarray) -> np.ndarray:
@@ -41,23 +42,30 @@ def distance(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return popcount(a ^ b).sum(axis=-1)
 
 
+def _rows(values: np.ndarray, words: int | None = None) -> np.ndarray:
+    """Keys as a 2-d (n, words) uint64 array; a 1-d array is one word per key."""
+    values = np.ascontiguousarray(values, dtype=np.uint64)
+    if values.ndim == 1:
+        values = values.reshape(-1, 1)
+    if words is not None and values.shape[1] != words:
+        raise ValueError(f"queries have {values.shape[1]} words per key, the index {words}")
+    return values
+
+
 def band_layout(entries: int) -> list[tuple[int, int]]:
-    """(shift, bits) of the bands of one 64-bit word, for an index of `entries` keys."""
-    wanted = min(MAX_BAND_BITS, max(MIN_BAND_BITS, math.ceil(math.log2(max(entries, 2))) + 3))
-    count = max(math.ceil(64 / MAX_BAND_BITS), 64 // wanted)  # bands at least `wanted` bits wide
-    widths = [64 // count + (1 if i < 64 % count else 0) for i in range(count)]
-    layout, shift = [], 0
-    for bits in widths:
-        layout.append((shift, bits))
-        shift += bits
-    return layout
+    """(shift, bits) of the bands of one 64-bit word, for an index of `entries` keys.
+
+    Bands need not cover every bit: bits outside all bands can only add to a pair's distance, so
+    "within 2·B − 1 bits overall" still puts some band within one bit."""
+    bits = min(MAX_BAND_BITS, max(MIN_BAND_BITS, math.ceil(math.log2(max(entries, 2))) + 3))
+    return [(i * bits, bits) for i in range(64 // bits)]
 
 
 class HashIndex:
     """A static index over keys of shape (n, words), uint64."""
 
     def __init__(self, keys: np.ndarray):
-        self.keys = np.ascontiguousarray(keys, dtype=np.uint64).reshape(len(keys), -1)
+        self.keys = _rows(keys)
         if len(self.keys) >= 2**31:
             raise ValueError("HashIndex holds fewer than 2**31 keys")
         self.layout = band_layout(len(self.keys))
@@ -67,9 +75,10 @@ class HashIndex:
             for shift, bits in self.layout:
                 values = self._band(self.keys[:, word], shift, bits)
                 order = np.argsort(values, kind="stable")
-                offsets = np.zeros((1 << bits) + 1, dtype=np.int32)
-                np.cumsum(np.bincount(values, minlength=1 << bits), out=offsets[1:])
-                self._tables.append((word, shift, bits, order.astype(np.int64), offsets))
+                counts = np.bincount(values, minlength=1 << bits)
+                starts = (np.cumsum(counts) - counts).astype(np.int32)
+                counts = counts.astype(np.uint8 if counts.max() < 256 else np.int32)  # smaller: fewer cache misses
+                self._tables.append((word, shift, bits, order.astype(np.int64), starts, counts))
 
     def __len__(self) -> int:
         return len(self.keys)
@@ -81,24 +90,25 @@ class HashIndex:
     def within(self, queries: np.ndarray, max_distance: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Every (query row, key row, distance) with distance ≤ max_distance that the probes reach:
         all of them up to `self.guaranteed` bits, some beyond."""
-        queries = np.ascontiguousarray(queries, dtype=np.uint64).reshape(len(queries), -1)
+        queries = _rows(queries, words=self.keys.shape[1])
         empty = np.empty(0, dtype=np.int64)
         if len(queries) == 0 or len(self.keys) == 0:
             return empty, empty, empty
         found_q, found_e = [], []
-        rows = np.arange(len(queries))
-        for word, shift, bits, order, offsets in self._tables:
+        for word, shift, bits, order, bucket_starts, bucket_sizes in self._tables:
             band = self._band(queries[:, word], shift, bits)
+            by_value = np.argsort(band, kind="stable")  # probes then read the tables nearly in order
+            band, rows = band[by_value], by_value
             for flip in [0, *(1 << b for b in range(bits))]:
                 keys = band ^ flip
-                lo = offsets[keys]
-                counts = (offsets[keys + 1] - lo).astype(np.int64)
-                total = int(counts.sum())
-                if total == 0:
+                hits = np.flatnonzero(bucket_sizes[keys])  # most probes land in empty buckets
+                if len(hits) == 0:
                     continue
-                q = np.repeat(rows, counts)
-                starts = np.repeat(lo - (np.cumsum(counts) - counts), counts)
-                e = order[starts + np.arange(total)]
+                counts = bucket_sizes[keys[hits]].astype(np.int64)
+                total = int(counts.sum())
+                q = np.repeat(rows[hits], counts)
+                first = np.repeat(bucket_starts[keys[hits]] - (np.cumsum(counts) - counts), counts)
+                e = order[first + np.arange(total)]
                 close = distance(queries[q], self.keys[e]) <= max_distance
                 found_q.append(q[close])
                 found_e.append(e[close])

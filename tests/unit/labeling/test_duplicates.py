@@ -18,7 +18,8 @@ def test_the_index_answers_what_comparing_every_pair_answers():
     for i in range(100, n, 7):  # plant near copies of earlier rows, through various views
         j = int(rng.integers(0, i))
         noise = np.uint64(int(rng.integers(0, 2**5)))
-        phash[i, 0], dhash[i, 0] = phash[j, int(rng.integers(0, views))] ^ noise, dhash[j, 0] ^ noise
+        view = int(rng.integers(0, views))
+        phash[i, 0], dhash[i, 0] = phash[j, view] ^ noise, dhash[j, view] ^ noise
     table = HashTable(phash, dhash)
     queries = np.arange(n)
     fast = nearest_earlier(table, queries, max_sum=GUARANTEED_DISTANCE)

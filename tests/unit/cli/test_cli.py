@@ -1,0 +1,46 @@
+"""The `modelyard` command's account management and migrate, on a fresh data folder."""
+import pytest
+from typer.testing import CliRunner
+
+from modelyard.cli import app
+
+
+@pytest.fixture
+def run(tmp_path, monkeypatch):
+    monkeypatch.setenv("MODELYARD_HOME", str(tmp_path / "home"))
+    monkeypatch.chdir(tmp_path)  # no stray .env is read
+    runner = CliRunner()
+
+    def invoke(*args, password=None):
+        env = {"MODELYARD_NEW_PASSWORD": password} if password else {}
+        return runner.invoke(app, list(args), env=env)
+
+    return invoke
+
+
+def test_migrate_then_create_list_change_role_and_reset_password(run, tmp_path):
+    assert run("migrate").exit_code == 0
+    created = run("users", "create", "ada", "--role", "labeler", "--email", "ada@example.com", password="first-pass-1")
+    assert created.exit_code == 0, created.output
+    assert "role labeler" in created.output
+    assert "ada\tlabeler\tactive\tada@example.com" in run("users", "list").output
+    assert run("users", "set-role", "ada", "customer").exit_code == 0
+    assert "ada\tuser" in run("users", "list").output
+    assert run("users", "reset-password", "ada", password="second-pass-2").exit_code == 0
+
+    from modelyard.auth.service import AuthService
+    from modelyard.config import Settings
+    from modelyard.db import Database
+    from modelyard.ratelimit import Limiter
+
+    db = Database(Settings(_env_file=None, home=tmp_path / "home").resolved_database_url)
+    with db.session() as session:
+        auth = AuthService(session, secret="s" * 40, token_ttl=60, limiter=Limiter())
+        assert auth.login("ada", "second-pass-2", address=None).user.role == "user"
+    db.dispose()
+
+
+def test_unknown_role_and_unknown_user_are_refused(run):
+    assert run("users", "create", "bob", "--role", "root", password="pw-long-enough").exit_code != 0
+    result = run("users", "set-role", "ghost", "admin")
+    assert result.exit_code == 1
