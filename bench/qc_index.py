@@ -101,9 +101,11 @@ def main() -> None:
     print(f"near-duplicate search, {VIEWS} views × (pHash, dHash) per image, {PLANTED:.0%} planted near copies\n")
     header = ("images", "all: index+search", "per image", f"request of {args.request}", "planted", "missed",
               "brute force all pairs")
-    print(f"{header[0]:>8}  {header[1]:>17}  {header[2]:>9}  {header[3]:>16}  {header[4]:>7}  {header[5]:>6}  {header[6]}")
+    widths = (8, 17, 9, 16, 7, 6)
+    print("  ".join(f"{title:>{width}}" for title, width in zip(header, widths)) + f"  {header[6]}")
     for n, t_all, per, t_request, planted_count, missed, brute in rows:
-        print(f"{n:>8,}  {t_all:>15.2f} s  {per:>6.1f} µs  {t_request:>14.2f} s  {planted_count:>7,}  {missed:>6}  {brute}")
+        print(f"{n:>8,}  {t_all:>15.2f} s  {per:>6.1f} µs  {t_request:>14.2f} s  "
+              f"{planted_count:>7,}  {missed:>6}  {brute}")
     if len(rows) >= 2:
         (n0, t0, *_), (n1, t1, *_) = rows[0], rows[-1]
         print(f"\n{n1 // n0}× the images took {t1 / t0:.1f}× the time (all pairs would take {(n1 / n0) ** 2:.0f}×)")

@@ -1,11 +1,16 @@
 """QC: duplicates and AI-generated evidence through the API (labeling contract, section 4)."""
+import time
+
+import pytest
+from PIL import Image
+
 from modelyard.db.base import utcnow
 from modelyard.jobs.models import Job
 from modelyard.labeling.models import LabelingRequest
 from tests.support.images import (
     SD_PARAMETERS, c2pa_signed_png, center_crop, comfyui_png, encode, jpeg, png_with_text, resized, scene,
 )
-from tests.support.labeling import create_request, key_in, upload_ok
+from tests.support.labeling import brightness_onnx, create_request, key_in, upload_ok
 
 
 def run_qc(client, headers, request_id) -> dict[str, dict]:
@@ -115,3 +120,31 @@ def test_qc_results_are_empty_before_the_first_run(client, accounts):
     request = create_request(client, headers)
     upload_ok(client, headers, request["id"], [("a.png", encode(scene(700)))])
     assert client.get(f"/requests/{request['id']}/qc/results", headers=headers).json() == []
+
+
+def test_a_submission_claim_blocks_a_second_run_only_while_it_is_fresh(client, accounts, app):
+    headers = accounts["user"].headers
+    request = create_request(client, headers)
+    now = int(time.time())
+    with app.state.runtime.db.session() as session:
+        session.get(LabelingRequest, request["id"]).qc_job_id = f"claim_{now}_0000abcd"
+    assert client.post(f"/requests/{request['id']}/qc/run", headers=headers).status_code == 409
+    with app.state.runtime.db.session() as session:
+        session.get(LabelingRequest, request["id"]).qc_job_id = f"claim_{now - 600}_0000abcd"
+    assert client.post(f"/requests/{request['id']}/qc/run", headers=headers).status_code == 200, \
+        "a claim left by a process that died while submitting does not block QC forever"
+
+
+def test_a_detector_configured_in_settings_scores_the_pixels(client, accounts, settings, tmp_path):
+    pytest.importorskip("onnx")
+    pytest.importorskip("onnxruntime")
+    settings.ai_detector_onnx = brightness_onnx(tmp_path / "detector.onnx")
+    headers = accounts["user"].headers
+    request = create_request(client, headers)
+    bright = Image.blend(scene(901), Image.new("RGB", (480, 360), "white"), 0.9)
+    dark = Image.blend(scene(902), Image.new("RGB", (480, 360), "black"), 0.9)
+    upload_ok(client, headers, request["id"], [("bright.png", encode(bright)), ("dark.png", encode(dark))])
+    results = run_qc(client, headers, request["id"])
+    assert results["bright.png"]["ai_generated_score"] >= 0.85 and "ai_detector" in results["bright.png"]["flags"]
+    assert results["dark.png"]["ai_generated_score"] <= 0.15 and results["dark.png"]["flags"] == []
+    assert any(e["source"] == "detector" for e in results["dark.png"]["evidence"])

@@ -101,7 +101,8 @@ def test_each_role_sees_only_the_tasks_it_should(client, accounts, app, labeled_
     assert client.get("/tasks", headers=other_labeler).json() == []
     assert client.get(f"/tasks/{task_id}", headers=other_labeler).status_code == 404
     assert label(client, other_labeler, task_id, images[0], ["cat"]).status_code == 404
-    assert client.get(f"/tasks/{task_id}", headers=accounts["user"].headers).status_code == 404, "customers label nothing"
+    customer = accounts["user"].headers
+    assert client.get(f"/tasks/{task_id}", headers=customer).status_code == 404, "customers label nothing"
     assert client.get("/tasks", headers=accounts["user"].headers).json() == []
     for role in ("admin", "universal"):
         assert client.get(f"/tasks/{task_id}", headers=accounts[role].headers).status_code == 200

@@ -31,7 +31,8 @@ def test_uploaded_images_get_sniffed_types_keys_of_our_making_and_previews(clien
         ("holiday.png", "image/jpeg"), ("photo.jpg", "image/png"), ("x.gif", "image/webp")]
     for item in listed:
         assert {"filename", "key", "etag", "content_type", "size_bytes", "created_at", "preview_url"} <= set(item)
-        assert item["key"].endswith({"image/jpeg": ".jpg", "image/png": ".png", "image/webp": ".webp"}[item["content_type"]])
+        extension = {"image/jpeg": ".jpg", "image/png": ".png", "image/webp": ".webp"}[item["content_type"]]
+        assert item["key"].endswith(extension)
         preview = client.get(local_path(item["preview_url"]))
         assert preview.status_code == 200
         assert preview.content.startswith(b"\xff\xd8\xff"), "previews are JPEG thumbnails"

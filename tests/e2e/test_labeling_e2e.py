@@ -79,7 +79,8 @@ def exercise(platform: Platform) -> None:
                          json={"title": "More shelves", "classes": ["full", "empty"]}).json()
     parts = [("exact.png", encode(original)), ("resized.png", encode(resized(original, 0.5))),
              ("recompressed.jpg", jpeg(original, 50)), ("cropped.png", encode(center_crop(original, 0.9))),
-             ("distinct.png", encode(scene(8003))), ("sd.png", png_with_text(scene(8004), {"parameters": SD_PARAMETERS})),
+             ("distinct.png", encode(scene(8003))),
+             ("sd.png", png_with_text(scene(8004), {"parameters": SD_PARAMETERS})),
              ("notes.png", b"a text file with an image name")]
     uploaded = client.post(f"/requests/{second['id']}/uploads", headers=platform.customer,
                            files=[("files", (name, data, "application/octet-stream")) for name, data in parts])
@@ -122,7 +123,8 @@ def exercise(platform: Platform) -> None:
     assert [t["id"] for t in client.get("/tasks", headers=platform.labeler).json()] == [task_id]
     assert client.get("/admin/tasks", headers=platform.labeler).status_code == 403
     assert client.get("/admin/requests", headers=platform.customer).status_code == 403
-    assert {first["id"], second["id"]} <= {r["id"] for r in client.get("/admin/requests", headers=platform.admin).json()}
+    everything = client.get("/admin/requests", headers=platform.admin).json()
+    assert {first["id"], second["id"]} <= {r["id"] for r in everything}
     assert client.get(f"/requests/{second['id']}", headers=platform.customer).json()["status"] == "labeled"
 
 
@@ -150,7 +152,8 @@ def test_the_labeling_journey_on_the_scaled_shape_with_presigned_s3_uploads(
                 "MODELYARD_QUEUE_URL": redis_server, "MODELYARD_QUEUE_NAME": queue_name,
                 "MODELYARD_REDIS_URL": redis_server, "MODELYARD_BLOB_URL": f"s3://{bucket}/e2e",
                 "MODELYARD_S3_ENDPOINT_URL": s3_endpoint, "MODELYARD_S3_ACCESS_KEY_ID": "test",
-                "MODELYARD_S3_SECRET_ACCESS_KEY": "test", "MODELYARD_SECRET_KEY": "e2e-labeling-secret-0123456789abcdef",
+                "MODELYARD_S3_SECRET_ACCESS_KEY": "test",
+                "MODELYARD_SECRET_KEY": "e2e-labeling-secret-0123456789abcdef",
                 "MODELYARD_ADMIN_PASSWORD": ADMIN_PASSWORD, "MODELYARD_EMBEDDED_WORKER": "false",
                 "MODELYARD_RATE_LIMIT_TOKEN": "1000000/hour"}
 

@@ -113,7 +113,8 @@ def c2pa_signed_png(image: Image.Image, source_type: str = "trainedAlgorithmicMe
                                   critical=True)
                    .add_extension(x509.SubjectKeyIdentifier.from_public_key(public), critical=False))
         if not ca:
-            builder = (builder.add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.EMAIL_PROTECTION]), critical=False)
+            email = x509.ExtendedKeyUsage([ExtendedKeyUsageOID.EMAIL_PROTECTION])
+            builder = (builder.add_extension(email, critical=False)
                        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()),
                                       critical=False))
         return builder.sign(signing_key, hashes.SHA256())

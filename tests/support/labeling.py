@@ -37,3 +37,19 @@ def key_in(url: str | None) -> str | None:
         return None
     path = urlsplit(url).path
     return path.split("/blobs/", 1)[1] if "/blobs/" in path else path
+
+
+def brightness_onnx(path, layout: str = "NCHW") -> str:
+    """A tiny ONNX 'AI detector' whose P(generated) is the mean pixel value (white → 1, black → 0)."""
+    import onnx
+    from onnx import TensorProto, helper
+
+    shape = [1, 3, 16, 16] if layout == "NCHW" else [1, 16, 16, 3]
+    graph = helper.make_graph(
+        [helper.make_node("ReduceMean", ["image"], ["score"], keepdims=0)],
+        "brightness", [helper.make_tensor_value_info("image", TensorProto.FLOAT, shape)],
+        [helper.make_tensor_value_info("score", TensorProto.FLOAT, [])])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8
+    onnx.save(model, str(path))
+    return str(path)

@@ -146,17 +146,12 @@ def run_qc(labeling_request: OwnedRequest, user: CurrentUser, session: SessionDe
 
 @router.get("/requests/{request_id}/qc/results", response_model=list[QcResultOut])
 def qc_results(labeling_request: OwnedRequest, user: CurrentUser, session: SessionDep, jobs: JobsDep, urls: Urls):
-    out = []
-    for result, image, source in QcService(session, jobs).results(labeling_request):
-        shown = source is not None and user.can_see(source)
-        flags = list(result.flags) + (["source_hidden"] if source is not None and not shown else [])
-        out.append(QcResultOut(image_id=image.id, duplicate_score=result.duplicate_score,
-                               ai_generated_score=result.ai_generated_score,
-                               source_url=urls.get(source.blob_key) if shown else None, flags=flags,
-                               filename=image.filename, source_image_id=source.id if shown else None,
-                               evidence=[e for e in result.evidence if shown or e.get("flag") != "duplicate"],
-                               job_id=result.job_id))
-    return out
+    return [QcResultOut(image_id=v.image.id, duplicate_score=v.result.duplicate_score,
+                        ai_generated_score=v.result.ai_generated_score,
+                        source_url=urls.get(v.source.blob_key) if v.source else None, flags=v.flags,
+                        filename=v.image.filename, source_image_id=v.source.id if v.source else None,
+                        evidence=v.evidence, job_id=v.result.job_id)
+            for v in QcService(session, jobs).results(labeling_request, viewer=user)]
 
 
 # --- export -----------------------------------------------------------------------------------------
@@ -165,9 +160,9 @@ def qc_results(labeling_request: OwnedRequest, user: CurrentUser, session: Sessi
 @router.get("/requests/{request_id}/export", response_model=list[ExportRow],
             responses={200: {"content": {"text/csv": {}}, "description": "the labels, as JSON or CSV"}})
 def export_labels(labeling_request: OwnedRequest, assignments: Assignments,
-                  format: Literal["json", "csv"] = "json"):
+                  format_: Annotated[Literal["json", "csv"], Query(alias="format")] = "json"):
     rows = assignments.export(labeling_request)
-    if format == "csv":
+    if format_ == "csv":
         return Response(export_csv(rows), media_type="text/csv; charset=utf-8", headers={
             "Content-Disposition": f'attachment; filename="labels-{labeling_request.id}.csv"'})
     return [ExportRow(**vars(row)) for row in rows]

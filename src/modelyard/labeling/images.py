@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import BinaryIO
 
 import imagehash
-from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageFile, ImageOps
 
 MAX_PIXELS = 40_000_000  # ~ 7,300 × 5,500; bigger images are refused before decoding
 THUMBNAIL_SIZE = (256, 256)
@@ -110,7 +110,9 @@ def _open(stream: BinaryIO, fmt: str, max_pixels: int) -> Image.Image:
         image = Image.open(stream, formats=[fmt])
     except Image.DecompressionBombError as exc:
         raise ImageRejected(f"refused as a decompression bomb: {exc}", "IMAGE_TOO_LARGE") from None
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError, EOFError) as exc:
+    except MemoryError:
+        raise ImageRejected("the image needs more memory to open than is allowed", "IMAGE_TOO_LARGE") from None
+    except Exception as exc:  # hostile headers make Pillow raise almost anything (struct.error, IndexError...)
         raise ImageRejected(f"not a readable {fmt} image: {_reason(exc)}") from None
     width, height = image.size
     if width <= 0 or height <= 0:
@@ -140,10 +142,10 @@ def _decoded_upright(image: Image.Image, fmt: str) -> Image.Image:
         return working
     except Image.DecompressionBombError as exc:
         raise ImageRejected(f"refused as a decompression bomb: {exc}", "IMAGE_TOO_LARGE") from None
-    except (OSError, ValueError, SyntaxError, EOFError, Image.DecompressionBombWarning) as exc:
-        raise ImageRejected(f"the {fmt} data is damaged: {_reason(exc)}") from None
     except MemoryError:
         raise ImageRejected("the image needs more memory to decode than is allowed", "IMAGE_TOO_LARGE") from None
+    except Exception as exc:  # truncated or corrupt data, malformed EXIF: whatever the decoder raises
+        raise ImageRejected(f"the {fmt} data is damaged: {_reason(exc)}") from None
 
 
 def _reason(exc: BaseException) -> str:

@@ -15,6 +15,8 @@ others the score and the flag remain, the URL is withheld (`source_hidden`).
 from __future__ import annotations
 
 import logging
+import secrets
+import time
 from dataclasses import dataclass
 from typing import Callable
 
@@ -23,7 +25,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from modelyard.auth.models import User
-from modelyard.db.base import new_id, utcnow
+from modelyard.db.base import utcnow
 from modelyard.errors import Conflict
 from modelyard.jobs.models import ACTIVE, Job
 from modelyard.jobs.service import JobService
@@ -33,11 +35,13 @@ from modelyard.labeling.duplicates import HashTable, nearest_earlier, similarity
 from modelyard.labeling.images import ImageRejected, open_for_analysis
 from modelyard.labeling.models import LabelingImage, LabelingRequest, QcResult
 from modelyard.labeling.service import LabelingService
-from modelyard.storage.base import BlobStore
+from modelyard.storage.base import BlobNotFound, BlobStore
 
 log = logging.getLogger("modelyard.labeling")
 JOB_KIND = "labeling.qc"
 CLAIM_PREFIX = "claim_"
+CLAIM_SECONDS = 60  # a claim older than this was left by a process that died while submitting
+LOAD_BATCH = 20_000
 NEAR_DUPLICATE_FLAG = 0.5
 AI_FLAG = 0.5
 INFO_FLAGS = {"c2pa_manifest", "c2pa_invalid", "c2pa_unreadable", "png_text_unreadable", "detector_failed"}
@@ -53,7 +57,7 @@ class QcService:
         previous = request.qc_job_id
         if previous and self._running(previous):
             raise Conflict(f"QC is already running for request {request.id}", details={"job_id": previous})
-        claim = f"{CLAIM_PREFIX}{new_id('qc')}"[:40]
+        claim = f"{CLAIM_PREFIX}{int(time.time())}_{secrets.token_hex(4)}"
         guard = LabelingRequest.qc_job_id == previous if previous else LabelingRequest.qc_job_id.is_(None)
         claimed = self._session.execute(update(LabelingRequest).where(LabelingRequest.id == request.id, guard)
                                         .values(qc_job_id=claim)).rowcount
@@ -69,8 +73,9 @@ class QcService:
         return job
 
     def _running(self, job_id: str) -> bool:
-        if job_id.startswith(CLAIM_PREFIX):
-            return True  # another caller is submitting right now
+        if job_id.startswith(CLAIM_PREFIX):  # another caller is submitting right now
+            claimed_at = job_id[len(CLAIM_PREFIX):].split("_", 1)[0]
+            return claimed_at.isdigit() and time.time() - int(claimed_at) < CLAIM_SECONDS
         job = self._session.get(Job, job_id)
         if job is not None:
             self._session.refresh(job)
@@ -82,14 +87,31 @@ class QcService:
                               .values(qc_job_id=job_id))
         self._session.commit()
 
-    def results(self, request: LabelingRequest) -> list[tuple[QcResult, LabelingImage, LabelingImage | None]]:
+    def results(self, request: LabelingRequest, *, viewer: User) -> list[QcView]:
+        """The latest run's results; a source image the viewer may not see is withheld."""
         rows = self._session.execute(
             select(QcResult, LabelingImage).join(LabelingImage, LabelingImage.id == QcResult.image_id)
             .where(QcResult.request_id == request.id).order_by(LabelingImage.created_at, LabelingImage.id)).all()
         source_ids = {r.source_image_id for r, _ in rows if r.source_image_id}
         sources = {i.id: i for i in self._session.scalars(
             select(LabelingImage).where(LabelingImage.id.in_(source_ids)))} if source_ids else {}
-        return [(result, image, sources.get(result.source_image_id)) for result, image in rows]
+        views = []
+        for result, image in rows:
+            source = sources.get(result.source_image_id)
+            hidden = source is not None and not viewer.can_see(source)
+            flags = list(result.flags) + (["source_hidden"] if hidden else [])
+            evidence = [e for e in result.evidence if not (hidden and e.get("flag") == "duplicate")]
+            views.append(QcView(result, image, None if hidden else source, flags, evidence))
+        return views
+
+
+@dataclass(frozen=True)
+class QcView:
+    result: QcResult
+    image: LabelingImage
+    source: LabelingImage | None  # None when there is none or the viewer may not see it
+    flags: list[str]
+    evidence: list[dict]
 
 
 # --- the job --------------------------------------------------------------------------------------
@@ -138,44 +160,82 @@ def _duplicates(session: Session, request: LabelingRequest) -> tuple[list[Labeli
     verdicts = {image.id: Verdict(flags=[], evidence=[]) for image in images}
     if not images:
         return images, verdicts
-    latest = images[-1].created_at
-    rows = session.execute(
-        select(LabelingImage.id, LabelingImage.request_id, LabelingImage.sha256, LabelingImage.phash,
-               LabelingImage.dhash).where(LabelingImage.created_at <= latest)
-        .order_by(LabelingImage.created_at, LabelingImage.id)).all()
-    position = {row.id: n for n, row in enumerate(rows)}
-    first_with_hash: dict[str, int] = {}
-    for n, row in enumerate(rows):
-        first_with_hash.setdefault(row.sha256, n)
-    queries = np.array([position[image.id] for image in images], dtype=np.int64)
-    table = HashTable.from_hex([r.phash for r in rows], [r.dhash for r in rows])
-    nearest, distance = nearest_earlier(table, queries)
-    for image, row_number, near, dist in zip(images, queries, nearest, distance):
+    exact = _earliest_twins(session, images)
+    ids, table = _load_hashes(session, until=images[-1].created_at)
+    wanted = {image.id for image in images}
+    position = {image_id: n for n, image_id in enumerate(ids) if image_id in wanted}
+    nearest, distance = nearest_earlier(table, np.array([position[i.id] for i in images], dtype=np.int64))
+    near = {image.id: (ids[best], float(similarity(dist)), float(dist))
+            for image, best, dist in zip(images, nearest, distance) if best >= 0 and similarity(dist) > 0}
+    source_ids = set(exact.values()) | {source for source, _, _ in near.values()}
+    requests_of = dict(session.execute(select(LabelingImage.id, LabelingImage.request_id)
+                                       .where(LabelingImage.id.in_(source_ids))).all()) if source_ids else {}
+    for image in images:
         verdict = verdicts[image.id]
-        exact = first_with_hash[image.sha256]
-        if exact < row_number:
-            source, verdict.duplicate_score = rows[exact], 1.0
+        if image.id in exact:
+            source, score, detail = exact[image.id], 1.0, "identical bytes"
             verdict.flags.append("exact_duplicate")
-        elif near >= 0 and similarity(dist) > 0:
-            source, verdict.duplicate_score = rows[near], float(similarity(dist))
-            if verdict.duplicate_score >= NEAR_DUPLICATE_FLAG:
+        elif image.id in near:
+            source, score, dist = near[image.id]
+            detail = f"mean pHash/dHash distance {dist:.1f} of 64"
+            if score >= NEAR_DUPLICATE_FLAG:
                 verdict.flags.append("near_duplicate")
         else:
             continue
-        verdict.source_image_id = source.id
+        verdict.source_image_id, verdict.duplicate_score = source, round(score, 4)
         verdict.evidence.append({"flag": "duplicate", "source": "hashes", "weight": verdict.duplicate_score,
-                                 "detail": f"closest earlier image {source.id}"
-                                           + ("" if exact < row_number else f", hash distance {dist:.1f} of 64")})
-        if verdict.duplicate_score >= NEAR_DUPLICATE_FLAG:
-            verdict.flags.append("duplicate_in_request" if source.request_id == request.id
+                                 "detail": f"closest earlier image {source}: {detail}"})
+        if score >= NEAR_DUPLICATE_FLAG:
+            verdict.flags.append("duplicate_in_request" if requests_of.get(source) == request.id
                                  else "duplicate_of_earlier_upload")
     return images, verdicts
 
 
+def _earliest_twins(session: Session, images: list[LabelingImage]) -> dict[str, str]:
+    """image id → the earliest earlier image with the same bytes, anywhere (indexed by sha256)."""
+    twins: dict[str, str] = {}
+    hashes = list({image.sha256 for image in images})
+    first: dict[str, tuple] = {}
+    for start in range(0, len(hashes), 500):
+        rows = session.execute(select(LabelingImage.id, LabelingImage.sha256, LabelingImage.created_at)
+                               .where(LabelingImage.sha256.in_(hashes[start:start + 500])))
+        for image_id, sha256, created_at in rows:
+            if sha256 not in first or (created_at, image_id) < first[sha256]:
+                first[sha256] = (created_at, image_id)
+    for image in images:
+        earliest = first.get(image.sha256)
+        if earliest and earliest < (image.created_at, image.id):
+            twins[image.id] = earliest[1]
+    return twins
+
+
+def _load_hashes(session: Session, *, until) -> tuple[list[str], HashTable]:
+    """Ids and hashes of every image stored up to `until`, in upload order, streamed in batches."""
+    ids: list[str] = []
+    phashes, dhashes = [], []
+    result = session.execute(
+        select(LabelingImage.id, LabelingImage.phash, LabelingImage.dhash)
+        .where(LabelingImage.created_at <= until).order_by(LabelingImage.created_at, LabelingImage.id)
+        .execution_options(yield_per=LOAD_BATCH))
+    for batch in result.partitions():
+        ids.extend(row[0] for row in batch)
+        part = HashTable.from_hex([row[1] for row in batch], [row[2] for row in batch])
+        phashes.append(part.phash)
+        dhashes.append(part.dhash)
+    if not ids:
+        return ids, HashTable.from_hex([], [])
+    return ids, HashTable(np.concatenate(phashes), np.concatenate(dhashes))
+
+
 def _ai_evidence(blobs: BlobStore, image: LabelingImage, verdict: Verdict, detector: Detector | None) -> None:
-    data = blobs.read_bytes(image.blob_key)
     try:
+        data = blobs.read_bytes(image.blob_key)
         opened = open_for_analysis(data)
+    except BlobNotFound:
+        verdict.flags.append("unreadable")
+        verdict.evidence.append({"flag": "unreadable", "source": "image", "weight": 0.0,
+                                 "detail": "the stored image is missing from the blob store"})
+        return
     except ImageRejected as exc:
         verdict.flags.append("unreadable")
         verdict.evidence.append({"flag": "unreadable", "source": "image", "weight": 0.0, "detail": exc.message})
@@ -183,6 +243,8 @@ def _ai_evidence(blobs: BlobStore, image: LabelingImage, verdict: Verdict, detec
     found = provenance.gather(data, opened, content_type=image.content_type)
     if detector is not None:
         try:
+            if opened.format == "JPEG":
+                opened.draft("RGB", (1024, 1024))  # the detector resizes anyway: decode at a fraction
             score = detector.score(opened)
             found.append(provenance.Evidence("ai_detector" if score >= AI_FLAG else "detector_score", "detector",
                                              f"{detector.name} scored {score:.3f}", score))

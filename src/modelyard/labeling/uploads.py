@@ -120,7 +120,8 @@ class UploadService:
         try:
             info = self._blobs.stat(key)
         except BlobNotFound:
-            raise ImageRejected("nothing was uploaded under this key (or it was already refused)", "NOT_FOUND") from None
+            raise ImageRejected("nothing was uploaded under this key (or it was already refused)",
+                                "NOT_FOUND") from None
         try:
             if info.size > self._max_bytes:
                 raise ImageRejected(f"larger than {self._max_bytes} bytes", "FILE_TOO_LARGE")

@@ -23,6 +23,7 @@ from modelyard.training.search import Budget, score
 IMPORTANCE_ROWS = 1000
 IMPORTANCE_REPEATS = 3
 BATCH_ROWS = 50_000
+BATCH_CELLS = 5_000_000
 
 
 def held_out_metrics(task: str, pipeline: Pipeline, X: pd.DataFrame, y: np.ndarray) -> dict:
@@ -66,7 +67,7 @@ def permutation_importances(pipeline: Pipeline, task: str, X: pd.DataFrame, y: n
     Measured on up to 1,000 held-out rows with up to 3 shuffles per column; rows and shuffles
     shrink (down to 100 rows, 1 shuffle) when the time left would not cover them. The shuffled
     copies are scored in batches of about 50k rows, so many columns cost few pipeline calls.
-    Drops below zero count as zero; the result is normalised to sum to 1 (an even split when no
+    Columns not reached before the budget runs out (very wide data) are left at 0. Drops below zero count as zero; the result is normalised to sum to 1 (an even split when no
     column matters) and lists every input column, unused ones at 0, largest first.
     """
     rng = np.random.default_rng(random_state)
@@ -81,9 +82,12 @@ def permutation_importances(pipeline: Pipeline, task: str, X: pd.DataFrame, y: n
     if rows < len(sample):
         sample, truth = _sample(sample, truth, rows, rng)
         base = score(task, truth, _predict(pipeline, sample))
-    per_batch = max(1, BATCH_ROWS // (rows * repeats))
+    # Batches are bounded in cells as well as rows, so that very wide data cannot exhaust memory.
+    per_batch = max(1, min(BATCH_ROWS // (rows * repeats), BATCH_CELLS // (rows * repeats * max(1, X.shape[1]))))
     drops: dict[str, float] = {}
     for first in range(0, len(columns), per_batch):
+        if first and budget.remaining() <= 0:
+            break  # the time budget is a hard ceiling: columns not reached count as unmeasured (0)
         batch = columns[first:first + per_batch]
         shuffled = []
         for name in batch:

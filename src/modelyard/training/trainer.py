@@ -98,8 +98,12 @@ def train(df: pd.DataFrame, *, target: str, task: str = "auto", test_split: floa
     metrics["cv_score"] = None if best.cv_score is None else round(best.cv_score, 4)
     metrics["cv_metric"] = metric_name(data.task)
     report(93, "Computing feature importances")
-    importances = permutation_importances(pipeline, data.task, X_test, y_test, columns=data.plan.used,
-                                          budget=budget, random_state=random_state)
+    if budget.remaining() > 0:
+        importances = permutation_importances(pipeline, data.task, X_test, y_test, columns=data.plan.used,
+                                              budget=budget, random_state=random_state)
+    else:  # the budget is spent: a model without importances beats a late one
+        importances = {}
+        notes.append("Feature importances skipped: the time budget was used up.")
     report(100, "Done")
     return TrainResult(
         pipeline=pipeline, task=data.task, algorithm=best.candidate.algorithm,

@@ -4,28 +4,14 @@ import pytest
 from PIL import Image
 
 from modelyard.labeling.detectors import _probability, load_detector
-
-
-def brightness_model(path, layout="NCHW"):
-    """A tiny ONNX 'detector' whose P(generated) is the mean pixel value (white → 1, black → 0)."""
-    onnx = pytest.importorskip("onnx")
-    from onnx import TensorProto, helper
-
-    shape = [1, 3, 16, 16] if layout == "NCHW" else [1, 16, 16, 3]
-    graph = helper.make_graph(
-        [helper.make_node("ReduceMean", ["image"], ["score"], keepdims=0)],
-        "brightness", [helper.make_tensor_value_info("image", TensorProto.FLOAT, shape)],
-        [helper.make_tensor_value_info("score", TensorProto.FLOAT, [])])
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
-    model.ir_version = 8
-    onnx.save(model, str(path))
-    return str(path)
+from tests.support.labeling import brightness_onnx
 
 
 @pytest.mark.parametrize("layout", ["NCHW", "NHWC"])
 def test_an_onnx_classifier_from_settings_scores_images(tmp_path, layout):
+    pytest.importorskip("onnx")
     pytest.importorskip("onnxruntime")
-    detector = load_detector(brightness_model(tmp_path / f"detector-{layout}.onnx", layout))
+    detector = load_detector(brightness_onnx(tmp_path / f"detector-{layout}.onnx", layout))
     assert detector.score(Image.new("RGB", (40, 30), (255, 255, 255))) == pytest.approx(1.0, abs=1e-3)
     assert detector.score(Image.new("RGB", (40, 30), (0, 0, 0))) == pytest.approx(0.0, abs=1e-3)
     assert detector.name.startswith("onnx:")

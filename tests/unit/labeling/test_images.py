@@ -2,6 +2,7 @@
 import io
 
 import pytest
+from hypothesis import given, settings, strategies as st
 from PIL import Image
 
 from modelyard.labeling.images import ImageRejected, inspect_image, sniff
@@ -69,3 +70,22 @@ def test_exif_rotation_does_not_change_the_hashes():
     upright = inspect_image(io.BytesIO(jpeg(picture, 95)))
     tagged = inspect_image(io.BytesIO(rotated_on_disk))
     assert bin(int(tagged.phash[:16], 16) ^ int(upright.phash[:16], 16)).count("1") <= 4
+
+
+SEEDS = {fmt: encode(scene(5, (96, 64)), fmt) for fmt in ("JPEG", "PNG", "WEBP")}
+
+
+@settings(max_examples=150, deadline=None)
+@given(fmt=st.sampled_from(sorted(SEEDS)), cut=st.integers(0, 4000),
+       flips=st.lists(st.tuples(st.integers(0, 4000), st.integers(1, 255)), max_size=6))
+def test_damaged_image_bytes_are_either_accepted_or_refused_never_a_crash(fmt, cut, flips):
+    data = bytearray(SEEDS[fmt])
+    for position, xor in flips:
+        data[position % len(data)] ^= xor
+    data = bytes(data[: max(1, len(data) - cut)])
+    try:
+        checked = inspect_image(io.BytesIO(data))
+    except ImageRejected as refused:
+        assert refused.message
+    else:
+        assert checked.width * checked.height > 0
