@@ -7,7 +7,8 @@ views where at least one side is the full image: the full picture against the ot
 there are two indexes (hashindex.py): the full views of all images, queried with every view of
 the query images, and the crop views, queried with their full views. A pair's distance is the mean
 of its pHash and dHash distances (bits of 64), which the score maps to 0..1. Every pair within a
-mean distance of 5.5 (score ≥ 0.89) is found exactly; farther pairs when the index reaches them.
+mean distance of 5.5 (score ≥ 0.89) is found exactly; pairs up to 16 (score 0.5) when the index
+reaches them; farther pairs are not reported (score 0).
 """
 from __future__ import annotations
 
@@ -52,7 +53,10 @@ def _unpack(packed: list[str]) -> np.ndarray:
     return raw.astype(np.uint64).reshape(len(packed), views)
 
 
-MAX_SUM = 2 * 24 - 1  # pHash + dHash bits beyond which the score is 0 anyway
+# Pairs are reported up to a mean distance of 16 (score 0.5); farther ones score 0 with no source.
+# Beyond the guaranteed radius the index finds only some pairs, and a band match makes the rest of
+# a random pair look closer than chance, so a looser cut would name random "sources".
+MAX_SUM = 2 * 16
 
 
 def nearest_earlier(table: HashTable, queries: np.ndarray, *, max_sum: int = MAX_SUM,

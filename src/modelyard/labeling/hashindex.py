@@ -24,6 +24,7 @@ import math
 import numpy as np
 
 MIN_BAND_BITS, MAX_BAND_BITS = 8, 21
+CHUNK = 16_384  # queries probed together: their arrays stay in cache
 GUARANTEED_DISTANCE = 2 * 2 * (64 // MAX_BAND_BITS) - 1  # 11 for two words, at any index size
 
 if hasattr(np, "bitwise_count"):
@@ -74,18 +75,18 @@ class HashIndex:
         for word in range(self.keys.shape[1]):
             for shift, bits in self.layout:
                 values = self._band(self.keys[:, word], shift, bits)
-                order = np.argsort(values, kind="stable")
+                order = np.argsort(values)  # order inside a bucket does not matter
                 counts = np.bincount(values, minlength=1 << bits)
                 starts = (np.cumsum(counts) - counts).astype(np.int32)
                 counts = counts.astype(np.uint8 if counts.max() < 256 else np.int32)  # smaller: fewer cache misses
-                self._tables.append((word, shift, bits, order.astype(np.int64), starts, counts))
+                self._tables.append((word, shift, bits, order, starts, counts))
 
     def __len__(self) -> int:
         return len(self.keys)
 
     @staticmethod
     def _band(words: np.ndarray, shift: int, bits: int) -> np.ndarray:
-        return ((words >> np.uint64(shift)) & np.uint64((1 << bits) - 1)).astype(np.int64)
+        return ((words >> np.uint64(shift)) & np.uint64((1 << bits) - 1)).astype(np.int32)
 
     def within(self, queries: np.ndarray, max_distance: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Every (query row, key row, distance) with distance ≤ max_distance that the probes reach:
@@ -97,21 +98,23 @@ class HashIndex:
         found_q, found_e = [], []
         for word, shift, bits, order, bucket_starts, bucket_sizes in self._tables:
             band = self._band(queries[:, word], shift, bits)
-            by_value = np.argsort(band, kind="stable")  # probes then read the tables nearly in order
-            band, rows = band[by_value], by_value
-            for flip in [0, *(1 << b for b in range(bits))]:
-                keys = band ^ flip
-                hits = np.flatnonzero(bucket_sizes[keys])  # most probes land in empty buckets
-                if len(hits) == 0:
-                    continue
-                counts = bucket_sizes[keys[hits]].astype(np.int64)
-                total = int(counts.sum())
-                q = np.repeat(rows[hits], counts)
-                first = np.repeat(bucket_starts[keys[hits]] - (np.cumsum(counts) - counts), counts)
-                e = order[first + np.arange(total)]
-                close = distance(queries[q], self.keys[e]) <= max_distance
-                found_q.append(q[close])
-                found_e.append(e[close])
+            by_value = np.argsort(band)  # probes then read the tables nearly in order
+            band = band[by_value]
+            flips = np.array([0, *(1 << b for b in range(bits))], dtype=np.int32)
+            for begin in range(0, len(band), CHUNK):
+                part, rows = band[begin:begin + CHUNK], by_value[begin:begin + CHUNK]
+                for flip in flips:
+                    keys = part ^ flip
+                    hits = np.flatnonzero(bucket_sizes[keys])  # most probes land in empty buckets
+                    if len(hits) == 0:
+                        continue
+                    counts = bucket_sizes[keys[hits]].astype(np.int64)
+                    q = np.repeat(rows[hits], counts)
+                    first = np.repeat(bucket_starts[keys[hits]] - (np.cumsum(counts) - counts), counts)
+                    e = order[first + np.arange(int(counts.sum()))]
+                    close = distance(queries[q], self.keys[e]) <= max_distance
+                    found_q.append(q[close])
+                    found_e.append(e[close])
         if not found_q:
             return empty, empty, empty
         # A pair close in several bands was found once per band: keep one of each.

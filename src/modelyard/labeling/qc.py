@@ -6,7 +6,7 @@ everything stored earlier on the platform, in any request of any customer:
 
 - exact duplicates by SHA-256 (score 1.0, flag `exact_duplicate`);
 - near duplicates by perceptual hashes through the multi-index (duplicates.py), rebuilt from the
-  database for each run (100,000 images load and index in about a second; see bench/qc_index.py);
+  database for each run (100,000 images: ~2 s to load, index and search; see docs/labeling.md);
 - AI-generated evidence from the file (provenance.py) plus the configured detector, if any.
 
 `source_url` points at the closest earlier image only for viewers who may see that image; for

@@ -58,6 +58,8 @@ class SettingsOut(BaseModel):
     training: dict[str, Any]
     notifications: dict[str, Any]
     data: dict[str, Any]
+    scoring: dict[str, Any]
+    registry: dict[str, Any]
 
 
 class SettingsUpdated(BaseModel):

@@ -7,6 +7,7 @@ from typing import Any, Callable
 
 from cachetools import LRUCache
 
+from modelyard.errors import Conflict
 from modelyard.registry.models import ModelVersion
 from modelyard.storage.base import BlobStore
 
@@ -72,11 +73,13 @@ class ModelCache:
     def _load(self, version: ModelVersion) -> LoadedModel:
         load = LOADERS.get(version.format)
         if load is None:
-            from modelyard.errors import Conflict
-
             raise Conflict(f"models in format {version.format!r} cannot be served")
+        from modelyard.registry.adapters import bind
+
         data = self._blobs.read_bytes(version.artifact_key)
-        return LoadedModel(version.id, load(data), version.task, version.classes, list(version.signature or []),
+        signature = list(version.signature or [])
+        # Models that read inputs by position (ONNX, XGBoost...) are named by their signature here, once.
+        return LoadedModel(version.id, bind(load(data), signature), version.task, version.classes, signature,
                            len(data) * 4)  # in-memory size is a few times the file; a fair eviction weight
 
     def evict(self, version_id: str) -> None:

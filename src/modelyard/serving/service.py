@@ -1,11 +1,13 @@
 """Online prediction: resolve the model, check rows against its signature, predict, tally."""
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Any
 
 from modelyard.auth.models import User
 from modelyard.errors import Unprocessable
+from modelyard.ops import metrics
 from modelyard.ops.activity import PredictionTally
 from modelyard.registry.models import ModelVersion
 from modelyard.registry.service import ModelNotDeployed, RegistryService
@@ -43,6 +45,8 @@ class PredictService:
                                    f"deploy it with POST /api/models/{version.id}/deploy")
         model = self._cache.get(version)
         frame, ignored = frame_for(rows, model.signature)
+        started = time.perf_counter()
         predictions = run_model(model, frame)
+        metrics.observe_prediction(version.name, version.label, time.perf_counter() - started, len(rows))
         self._tally.add(viewer, version.id, version.name, len(rows))
         return Prediction(version, predictions, ignored)
