@@ -69,6 +69,18 @@ def redis_server() -> str:
     return REDIS_URL
 
 
+@pytest.fixture(scope="session")
+def s3_endpoint() -> Iterator[str]:
+    """One moto S3 server for the whole run; every user of it makes buckets of its own."""
+    from tests.support.servers import start_moto_server, stop
+
+    proc, endpoint = start_moto_server()
+    try:
+        yield endpoint
+    finally:
+        stop(proc)
+
+
 @pytest.fixture(params=BACKENDS)
 def database_url(request, tmp_path) -> Iterator[str]:
     """A fresh, empty database on each backend the suite runs on."""

@@ -16,20 +16,11 @@ from modelyard.errors import AppError
 from modelyard.storage.base import BlobStore
 from modelyard.storage.local import LocalBlobStore
 from modelyard.storage.s3 import S3BlobStore
-from tests.support.servers import start_moto_server, stop
 
 SECRET = "test-secret-key-that-is-long-enough"
 BASE_URL = "http://testserver"
 MAX_UPLOAD_BYTES = 64 * 1024
 
-
-@pytest.fixture(scope="session")
-def s3_endpoint() -> Iterator[str]:
-    proc, endpoint = start_moto_server()
-    try:
-        yield endpoint
-    finally:
-        stop(proc)
 
 
 def make_s3_store(endpoint: str) -> S3BlobStore:

@@ -8,7 +8,6 @@ worker process.
 from __future__ import annotations
 
 import secrets
-from typing import Iterator
 
 import httpx
 import pytest
@@ -16,7 +15,6 @@ import pytest
 from tests.e2e.processes import Launcher, ModelyardProcess, bearer, login, wait_for_job
 from tests.support.images import SD_PARAMETERS, center_crop, encode, jpeg, png_with_text, resized, scene
 from tests.support.labeling import key_in
-from tests.support.servers import start_moto_server, stop
 
 pytestmark = pytest.mark.slow
 
@@ -133,14 +131,6 @@ def test_the_labeling_journey_on_the_embedded_server(launch: Launcher, tmp_path)
     with httpx.Client(base_url=server.url, timeout=30.0) as client:
         exercise(Platform(client, (server,)))
 
-
-@pytest.fixture(scope="module")
-def s3_endpoint() -> Iterator[str]:
-    proc, endpoint = start_moto_server()
-    try:
-        yield endpoint
-    finally:
-        stop(proc)
 
 
 def test_the_labeling_journey_on_the_scaled_shape_with_presigned_s3_uploads(

@@ -19,7 +19,6 @@ import pytest
 
 from tests.e2e.processes import TERMINAL, Launcher, ModelyardProcess, bearer, hostname, login
 from tests.support.datasets import buyers, prices, to_csv
-from tests.support.servers import start_moto_server, stop
 
 pytestmark = pytest.mark.slow
 
@@ -380,14 +379,6 @@ def test_a_300000_row_training_with_a_10_second_budget_finishes_within_a_few_sec
 
 SCALED_SECRET_KEY = "e2e-mlops-shared-secret-key-0123456789"
 
-
-@pytest.fixture(scope="module")
-def s3_endpoint() -> Iterator[str]:
-    proc, endpoint = start_moto_server()
-    try:
-        yield endpoint
-    finally:
-        stop(proc)
 
 
 @pytest.fixture

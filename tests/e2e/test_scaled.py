@@ -6,13 +6,12 @@ from __future__ import annotations
 import secrets
 import signal
 import time
-from typing import Callable, Iterator
+from typing import Callable
 
 import httpx
 import pytest
 
 from tests.e2e.processes import TERMINAL, Launcher, ModelyardProcess, bearer, hostname, login, wait_for_job
-from tests.support.servers import start_moto_server, stop
 
 pytestmark = pytest.mark.slow
 
@@ -21,14 +20,6 @@ SECRET_KEY = "e2e-shared-secret-key-0123456789abcdef"
 
 Env = Callable[..., dict[str, str]]
 
-
-@pytest.fixture(scope="module")
-def s3_endpoint() -> Iterator[str]:
-    proc, endpoint = start_moto_server()
-    try:
-        yield endpoint
-    finally:
-        stop(proc)
 
 
 @pytest.fixture

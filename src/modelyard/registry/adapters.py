@@ -15,6 +15,8 @@ math libraries' pools against each other).
 """
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
+
 import json
 import math
 from typing import Any
@@ -37,7 +39,7 @@ class PositionalInputs(Conflict):
     code = "MODEL_INPUTS_UNNAMED"
 
 
-class ModelAdapter:
+class ModelAdapter(ABC):
     """What every uploaded format provides; subclasses set the fields in __init__."""
 
     format = ""
@@ -55,8 +57,7 @@ class ModelAdapter:
     def feature_names_in_(self) -> list[str]:
         if self.native_names is None:
             raise PositionalInputs(
-                "this uploaded model does not name its inputs; they are named by its signature.json, "
-                "which this prediction path does not read: use GET /inference")
+                "this uploaded model does not name its inputs; name them with a signature.json artifact")
         return self.native_names
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
@@ -65,11 +66,13 @@ class ModelAdapter:
         proba = self.predict_proba(X)
         return np.asarray(self.classes_, dtype=object)[proba.argmax(axis=1)]
 
+    @abstractmethod
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
-        raise NotImplementedError
+        """Class probabilities, columns in `classes_` order."""
 
+    @abstractmethod
     def _raw(self, X: pd.DataFrame) -> Any:
-        raise NotImplementedError
+        """The model's own output for X (regression values, or scores)."""
 
 
 class BoundModel:
@@ -285,8 +288,8 @@ class PositionalSklearn:
 
     @property
     def feature_names_in_(self) -> list[str]:
-        raise PositionalInputs("this uploaded model was fitted without column names; they come from its "
-                               "signature.json, which this prediction path does not read: use GET /inference")
+        raise PositionalInputs("this uploaded model was fitted without column names; name them with a "
+                               "signature.json artifact")
 
     def predict(self, X):
         return self.estimator.predict(np.asarray(X))
