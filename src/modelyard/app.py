@@ -1,7 +1,9 @@
 """create_app(settings): the runtime, routers, error handlers, middleware and lifespan."""
 from __future__ import annotations
 
+import fcntl
 import logging
+import os
 import sys
 from contextlib import asynccontextmanager
 
@@ -9,11 +11,10 @@ import psutil
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
-from modelyard import __version__
+from modelyard import __version__, process
 from modelyard.api import admin, auth, blobs, csv_scoring, errors, jobs, live, mlops_dashboard, system
 from modelyard.api import labeling
 from modelyard.api import model_registry
-from modelyard.api.deps import AuthCache
 from modelyard.api.metrics_middleware import MetricsMiddleware
 from modelyard.api.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from modelyard.auth.service import AuthService
@@ -38,6 +39,35 @@ def bootstrap(runtime: Runtime) -> None:
               "`modelyard users reset-password`.", file=sys.stderr, flush=True)
 
 
+def bootstrap_once(settings: Settings) -> None:
+    """Bootstrap before `serve --workers N` starts its processes, which then skip it."""
+    runtime = Runtime(settings)
+    try:
+        bootstrap(runtime)
+    finally:
+        runtime.close()
+    os.environ["MODELYARD_BOOTSTRAPPED"] = "1"  # inherited by the worker processes
+
+
+def from_environment() -> FastAPI:
+    """The app of one of `serve --workers N`'s processes (uvicorn's factory)."""
+    process.setup_logging()
+    return create_app(Settings())
+
+
+def _job_lock(settings: Settings):
+    """With the embedded (SQLite) queue, one process of this data folder runs jobs: whoever holds the lock."""
+    if not settings.is_embedded_queue:
+        return True
+    handle = open(settings.home_dir / "jobs.lock", "a+")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        handle.close()
+        return None
+    return handle
+
+
 def create_app(settings: Settings | None = None, *, run_worker: bool | None = None,
                immediate_jobs: bool = False) -> FastAPI:
     settings = settings or Settings()
@@ -46,26 +76,31 @@ def create_app(settings: Settings | None = None, *, run_worker: bool | None = No
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        bootstrap(runtime)
+        if not os.environ.get("MODELYARD_BOOTSTRAPPED"):
+            bootstrap(runtime)
         psutil.cpu_percent(interval=None)  # prime: later calls measure since the previous one
-        worker = Worker(runtime, threads=settings.worker_threads) if start_worker and not immediate_jobs else None
-        if worker:
-            worker.start()
-        runtime.tally.start()
+        worker = lock = None
+        if start_worker and not immediate_jobs:
+            lock = _job_lock(settings)
+            if lock is None:
+                log.info("jobs of this data folder run in another process (pid holding %s)",
+                         settings.home_dir / "jobs.lock")
+            else:
+                worker = Worker(runtime.queue, settings, threads=settings.worker_threads, periodic=runtime.periodic)
+                worker.start()
+        runtime.start()
         try:
             yield
         finally:
-            runtime.tally.stop()
             if worker:
                 worker.stop()
+            if lock not in (None, True):
+                lock.close()  # releases the flock: another process of this folder may run jobs now
             runtime.close()
 
     app = FastAPI(title="modelyard", version=__version__, lifespan=lifespan,
                   description="From a CSV to a versioned, deployed, monitored model behind an authenticated API.")
     app.state.runtime = runtime
-    app.state.settings = settings
-    app.state.blobs = runtime.blobs
-    app.state.auth_cache = AuthCache()
     app.state.latency = LatencyWindow()
     app.state.ws_connections = live.Connections()
 

@@ -1,17 +1,15 @@
 """The `modelyard` command: serve, worker, migrate, users."""
 from __future__ import annotations
 
-import atexit
 import logging
-import logging.handlers
 import os
-import queue
 import signal
 import threading
 from typing import Annotated, Optional
 
 import typer
 
+from modelyard import process
 from modelyard.auth.models import ROLES
 
 app = typer.Typer(help="modelyard: from a CSV to a deployed, monitored model.", no_args_is_help=True,
@@ -20,54 +18,47 @@ users = typer.Typer(help="Manage accounts.", no_args_is_help=True)
 app.add_typer(users, name="users")
 
 
-def _limit_math_threads(share: int) -> None:
-    """Give this process its share of the cores for OpenMP/BLAS pools (set before numpy loads)."""
-    threads = str(max(1, share))
-    # LightGBM and scikit-learn each bring an OpenMP runtime; spinning idle threads starve each other.
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-    for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS"):
-        os.environ.setdefault(name, threads)
-
-
-def _setup_logging() -> None:
-    """Log lines go through a queue so request threads never wait on the terminal."""
-    records: queue.Queue = queue.Queue(-1)
-    handler = logging.StreamHandler()
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    listener = logging.handlers.QueueListener(records, handler)
-    listener.start()
-    atexit.register(listener.stop)  # flush the last lines (shutdown, a failed start) before exit
-    root = logging.getLogger()
-    root.handlers[:] = [logging.handlers.QueueHandler(records)]
-    root.setLevel(os.environ.get("MODELYARD_LOG_LEVEL", "INFO").upper())
-
-
 def _settings():
     from modelyard.config import Settings
 
     return Settings()
 
 
+def default_workers() -> int:
+    """One API process per core, at most four (each holds its own loaded models)."""
+    return max(1, min(os.cpu_count() or 1, 4))
+
+
 @app.command()
 def serve(host: Annotated[str, typer.Option(help="address to bind")] = "127.0.0.1",
-          port: Annotated[int, typer.Option(help="port to bind")] = 8000) -> None:
-    """Migrate, then serve the API (and, on the embedded default, run jobs in this process)."""
-    _limit_math_threads(os.cpu_count() or 1)
-    _setup_logging()
+          port: Annotated[int, typer.Option(help="port to bind")] = 8000,
+          workers: Annotated[Optional[int], typer.Option(
+              min=1, max=64, help="API processes (default: one per core, at most 4)")] = None) -> None:
+    """Migrate, then serve the API (and, on the embedded default, run jobs in one of its processes)."""
+    count = workers or default_workers()
+    process.limit_math_threads((os.cpu_count() or 1) // count)
+    process.setup_logging()
+    settings = _settings()
+    if count > 1:
+        process.shared_metrics_folder(settings.home_dir)
     import uvicorn
 
-    from modelyard.app import create_app
+    from modelyard.app import bootstrap_once, create_app
 
-    application = create_app(_settings())
-    uvicorn.run(application, host=host, port=port, access_log=False, log_config=None,
-                loop="uvloop", http="httptools", proxy_headers=True)
+    options = dict(host=host, port=port, access_log=False, log_config=None, loop="uvloop", http="httptools",
+                   proxy_headers=True)
+    if count == 1:
+        uvicorn.run(create_app(settings), **options)
+        return
+    bootstrap_once(settings)  # migrations and the first admin, before the processes start
+    uvicorn.run("modelyard.app:from_environment", factory=True, workers=count, **options)
 
 
 @app.command()
 def worker(threads: Annotated[Optional[int], typer.Option(help="job threads (default: setting)")] = None) -> None:
     """Run jobs from the shared queue (scaled shape); run any number of these on any hosts."""
-    _limit_math_threads(os.cpu_count() or 1)  # training jobs may use every core
-    _setup_logging()
+    process.limit_math_threads(os.cpu_count() or 1)  # training jobs may use every core
+    process.setup_logging()
     from modelyard.jobs.queue import Worker
     from modelyard.runtime import Runtime
 
@@ -77,8 +68,9 @@ def worker(threads: Annotated[Optional[int], typer.Option(help="job threads (def
     done = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: done.set())
-    pool = Worker(runtime, threads=threads or settings.worker_threads)
+    pool = Worker(runtime.queue, settings, threads=threads or settings.worker_threads, periodic=runtime.periodic)
     pool.start()
+    runtime.start()
     logging.getLogger("modelyard").info("worker started on queue %s", settings.queue_name)
     done.wait()
     pool.stop()

@@ -61,7 +61,7 @@ class Settings(BaseSettings):
     job_heartbeat_seconds: float = Field(default=5.0, gt=0)
     job_stale_seconds: float = Field(default=30.0, gt=0)
     job_max_attempts: int = Field(default=2, ge=1)
-    job_modules: list[str] = []  # extra modules that register job handlers
+    job_modules: list[str] = []  # extra modules whose HANDLERS table ({kind: handler}) adds job kinds
     ai_detector_onnx: str = ""  # optional ONNX classifier scoring images as AI-generated (docs/labeling.md)
 
     @field_validator("secret_key")

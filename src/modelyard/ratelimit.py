@@ -3,10 +3,17 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from functools import lru_cache
 
-from limits import parse
+from limits import RateLimitItem
+from limits import parse as _parse
 from limits.storage import storage_from_string
-from limits.strategies import MovingWindowRateLimiter
+from limits.strategies import MovingWindowRateLimiter, SlidingWindowCounterRateLimiter
+
+
+@lru_cache(maxsize=256)
+def parse(rule: str) -> RateLimitItem:
+    return _parse(rule)
 
 
 @dataclass(frozen=True)
@@ -21,12 +28,25 @@ class WindowStats:
 
 
 class Limiter:
-    """Counts hits per key; shared across processes when backed by Redis."""
+    """Counts hits per key; shared across processes when backed by Redis.
+
+    Two strategies over one storage: an exact moving window for small limits (login throttling), and
+    a sliding-window counter (O(1) time and memory per key, whatever the limit) for request rates.
+    """
 
     def __init__(self, redis_url: str = "", *, namespace: str = "modelyard"):
         options = {"key_prefix": f"{namespace}-limits"} if redis_url else {}
         self.storage = storage_from_string(redis_url or "memory://", **options)
         self.limiter = MovingWindowRateLimiter(self.storage)
+        self.counter = SlidingWindowCounterRateLimiter(self.storage)
+        self.blocking = bool(redis_url)  # every call is a network round trip
+
+    def count(self, rule: str, *keys: str) -> tuple[bool, WindowStats]:
+        """Count one request against a rate (sliding-window counter): (allowed, stats after it)."""
+        item = parse(rule)
+        allowed = self.counter.hit(item, *keys)
+        window = self.counter.get_window_stats(item, *keys)
+        return allowed, WindowStats(item.amount, max(0, window.remaining), int(window.reset_time))
 
     def hit(self, rule: str, *keys: str) -> bool:
         """Record one hit; False when the rule was already exhausted."""

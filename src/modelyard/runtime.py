@@ -1,20 +1,37 @@
-"""The process-wide parts built from settings: database, blob store, queue, limiter."""
+"""The composition root: every process-wide part, and every table of handlers, loaders and periodic
+tasks, built here explicitly from settings. Nothing registers itself by being imported, so the API
+server and `modelyard worker` have exactly the same capabilities; nothing connects at import.
+"""
 from __future__ import annotations
 
+import importlib
 import time
+from functools import partial
+from typing import TYPE_CHECKING, Any
 
+from modelyard.auth.cache import CredentialCache
 from modelyard.config import Settings
 from modelyard.db import Database
+from modelyard.invalidation import Invalidation, open_epochs, watch
+from modelyard.jobs.context import Handler, JobResources
+from modelyard.jobs.periodic import PeriodicTask
 from modelyard.jobs.queue import JobQueue
-from modelyard.jobs.registry import load_handlers
 from modelyard.ops.activity import PredictionTally
 from modelyard.ratelimit import Limiter
 from modelyard.serving.loader import ModelCache
+from modelyard.serving.pipeline import PredictionPipeline
 from modelyard.storage import open_blob_store
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from modelyard.serving.versions import VersionRef
+
+RETENTION_EVERY = 3600.0
 
 
 class Runtime:
-    """Built once per process (API server or worker); nothing connects at import."""
+    """Built once per process (API server or worker)."""
 
     def __init__(self, settings: Settings, *, immediate_jobs: bool = False):
         self.settings = settings
@@ -22,10 +39,93 @@ class Runtime:
         self.db = Database(settings.resolved_database_url)
         self.blobs = open_blob_store(settings)
         self.limiter = Limiter(settings.redis_url, namespace=settings.queue_name)
-        load_handlers(settings.job_modules)
-        self.queue = JobQueue(self, immediate=immediate_jobs)
-        self.models = ModelCache(self.blobs, max_bytes=settings.model_cache_bytes)
+        self.invalidation = Invalidation(open_epochs(settings.redis_url, settings.home_dir, settings.queue_name))
+        watch(self.db.sessions, self.invalidation.epochs)
+        self.credentials = CredentialCache(self.db, self.invalidation, secret=settings.resolved_secret_key)
+        self.models = ModelCache(self.blobs, model_loaders(), max_bytes=settings.model_cache_bytes,
+                                 sample=self._check_sample, on_report=self._keep_report)
         self.tally = PredictionTally(self.db)
+        self.predictions = PredictionPipeline(self.db, self.models, self.tally, self.invalidation,
+                                              max_rows=settings.max_predict_rows, allow_pickle=self._pickle_allowed)
+        self.queue = JobQueue(settings, JobResources(self.db, self.blobs, settings), job_handlers(self),
+                              immediate=immediate_jobs)
+        self.periodic = periodic_tasks(self)
+
+    def start(self) -> None:
+        """Background work of every process: the activity tally's flushes."""
+        self.tally.start()
 
     def close(self) -> None:
+        self.tally.stop()
         self.db.dispose()
+
+    # Small pieces the serving path needs from the stores ------------------------------------------
+
+    def _pickle_allowed(self) -> bool:
+        from modelyard.ops.settings import SettingsService
+
+        with self.db.session() as session:
+            return bool(SettingsService(session).section("registry").allowPickle)
+
+    def _check_sample(self, ref: "VersionRef") -> "pd.DataFrame | None":
+        """The first rows of the data a version was trained on, as CSV text, when it is still there."""
+        from modelyard.data.csvio import CsvDialect, iter_frames
+        from modelyard.data.models import Dataset
+        from modelyard.serving.compile import SAMPLE_ROWS
+
+        file_id = (ref.training_data or {}).get("file_id")
+        if not file_id:
+            return None
+        with self.db.session() as session:
+            dataset = session.get(Dataset, file_id)
+            if dataset is None:
+                return None
+            key, dialect = dataset.blob_key, CsvDialect(dataset.encoding, dataset.delimiter)
+        columns = {f["name"] for f in ref.signature}
+        for chunk in iter_frames(self.blobs.open(key), dialect, chunk_rows=SAMPLE_ROWS, dtype=str):
+            return chunk if columns <= set(chunk.columns) else None
+        return None
+
+    def _keep_report(self, version_id: str, report: dict[str, Any]) -> None:
+        from sqlalchemy import update
+
+        from modelyard.registry.models import ModelVersion
+
+        with self.db.session() as session:
+            session.execute(update(ModelVersion).where(ModelVersion.id == version_id, ModelVersion.serving.is_(None))
+                            .values(serving=report))
+
+
+def model_loaders() -> dict[str, Any]:
+    """Format -> loader (bytes -> model). Only formats that run no uploaded code, and pickle, which is
+    served only while an admin allows it (checked by the pipeline)."""
+    from modelyard.registry import formats
+
+    return dict(formats.LOADERS)
+
+
+def job_handlers(runtime: Runtime) -> dict[str, Handler]:
+    """Job kind -> handler, with the domain services each one needs bound here."""
+    from modelyard.jobs.diagnostics import diagnostics
+    from modelyard.labeling.qc import JOB_KIND as QC
+    from modelyard.labeling.tasks import quality_control
+    from modelyard.scoring.tasks import retrain, score_upload
+    from modelyard.training.tasks import train_model
+
+    handlers: dict[str, Handler] = {
+        "diagnostics": diagnostics,
+        "training": train_model,
+        "scoring.predict": partial(score_upload, predictions=runtime.predictions),
+        "scoring.retrain": partial(retrain, predictions=runtime.predictions),
+        QC: quality_control,
+    }
+    for name in runtime.settings.job_modules:  # extra kinds (tests, extensions): each module's HANDLERS table
+        handlers.update(importlib.import_module(name).HANDLERS)
+    return handlers
+
+
+def periodic_tasks(runtime: Runtime) -> list[PeriodicTask]:
+    """Work every worker does on a timer (the stale-job reaper is the worker's own)."""
+    from modelyard.data.retention import cleanup
+
+    return [PeriodicTask("retention", RETENTION_EVERY, partial(cleanup, runtime.db, runtime.blobs), first_after=60.0)]

@@ -14,7 +14,7 @@ def settings(settings):
 
 
 def stored_keys(app) -> set[str]:
-    root = app.state.blobs.root
+    root = app.state.runtime.blobs.root
     return {str(p.relative_to(root)) for p in root.rglob("*") if p.is_file() and not p.name.startswith(".")
             and not str(p.relative_to(root)).startswith(".")}
 

@@ -1,6 +1,8 @@
 """Fixtures that give the blob store suite each implementation: a local folder and S3 (moto)."""
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import uuid
 from typing import Iterator
 
@@ -42,8 +44,8 @@ def blob_store(request: pytest.FixtureRequest, tmp_path) -> BlobStore:
 def blobs_app(store: BlobStore, tmp_path) -> FastAPI:
     """A tiny app with only the blob router, the way create_app mounts it."""
     app = FastAPI()
-    app.state.blobs = store
-    app.state.settings = Settings(home=tmp_path / "home", secret_key=SECRET, max_upload_bytes=MAX_UPLOAD_BYTES)
+    settings = Settings(home=tmp_path / "home", secret_key=SECRET, max_upload_bytes=MAX_UPLOAD_BYTES)
+    app.state.runtime = SimpleNamespace(blobs=store, settings=settings)  # the two parts the router reads
     app.include_router(blobs_router)
 
     @app.exception_handler(AppError)

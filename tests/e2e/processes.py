@@ -147,9 +147,12 @@ class Launcher:
         self.mine.append(process)
         return process
 
-    def serve(self, env: dict[str, str], *, name: str = "serve", wait: bool = True) -> ModelyardProcess:
+    def serve(self, env: dict[str, str], *, name: str = "serve", wait: bool = True,
+              workers: int = 1) -> ModelyardProcess:
+        """`modelyard serve`, one API process unless `workers` says more (then the pid is uvicorn's parent)."""
         port = free_port()
-        server = self._spawn(name, ["serve", "--host", "127.0.0.1", "--port", str(port)], env, port)
+        args = ["serve", "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)]
+        server = self._spawn(name, args, env, port)
         if wait:
             wait_healthy(server)
         return server

@@ -1,7 +1,7 @@
 """Admin user management: list (both contracts' shapes), create, change role, deactivate."""
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Request, status
+from fastapi import APIRouter, Depends, status
 
 from pydantic import BaseModel
 
@@ -29,23 +29,21 @@ def get_user(user_id: int, auth: AuthDep):
 
 
 @router.patch("/admin/users/{user_id}", response_model=AdminUserOut)
-def update_user(user_id: int, body: UserUpdate, admin: AdminUser, auth: AuthDep, request: Request):
+def update_user(user_id: int, body: UserUpdate, admin: AdminUser, auth: AuthDep):
     user = auth.get_user(user_id)
     if user.id == admin.id and (body.is_active is False or (body.role and body.role not in ("admin", "universal"))):
         raise Conflict("an admin cannot deactivate or demote their own account")
     role = ROLE_INPUT.get(body.role, body.role) if body.role else None
     updated = auth.update_user(user, role=role, is_active=body.is_active, password=body.password, email=body.email)
-    request.app.state.auth_cache.users.pop(user_id, None)
     return AdminUserOut.of(updated)
 
 
 @router.delete("/admin/users/{user_id}", response_model=AdminUserOut)
-def deactivate_user(user_id: int, admin: AdminUser, auth: AuthDep, request: Request):
+def deactivate_user(user_id: int, admin: AdminUser, auth: AuthDep):
     user = auth.get_user(user_id)
     if user.id == admin.id:
         raise Conflict("an admin cannot deactivate their own account")
     updated = auth.update_user(user, is_active=False)
-    request.app.state.auth_cache.users.pop(user_id, None)
     return AdminUserOut.of(updated)
 
 
@@ -59,4 +57,4 @@ def run_cleanup(runtime: RuntimeDep, force: bool = False):
     """Apply the retention policy now (it also runs hourly in every worker); `force` ignores autoCleanup."""
     from modelyard.data.retention import cleanup
 
-    return CleanupOut(removed=cleanup(runtime, force=force))
+    return CleanupOut(removed=cleanup(runtime.db, runtime.blobs, force=force))

@@ -108,6 +108,5 @@ def create_key(body: KeyCreate, user: CurrentUser, auth: AuthDep):
 
 
 @private.delete("/api/auth/keys/{key_id}", status_code=status.HTTP_204_NO_CONTENT)
-def revoke_key(key_id: str, user: CurrentUser, auth: AuthDep, request: Request):
+def revoke_key(key_id: str, user: CurrentUser, auth: AuthDep):
     auth.revoke_api_key(user, key_id)
-    request.app.state.auth_cache.keys.clear()

@@ -26,7 +26,7 @@ class BlobPutOut(BaseModel):
 
 def _local_store(request: Request, key: str) -> LocalBlobStore:
     """The app's blob store when it is a local folder; other stores hand out their own URLs."""
-    blobs = getattr(request.app.state, "blobs", None)
+    blobs = request.app.state.runtime.blobs
     if not isinstance(blobs, LocalBlobStore):
         raise NotFound("blob", key)
     return blobs
@@ -66,7 +66,7 @@ async def put_blob(
     """Upload one blob with a signed PUT URL; the body streams to a spool file, then into the store."""
     blobs = _local_store(request, key)
     _check(blobs, key, "PUT", method, expires, sig)
-    limit = request.app.state.settings.max_upload_bytes
+    limit = request.app.state.runtime.settings.max_upload_bytes
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
         raise PayloadTooLarge(f"upload is larger than {limit} bytes")

@@ -30,7 +30,7 @@ Scoring = Annotated[ScoringService, Depends(scoring_service)]
 
 
 def base_url(request: Request) -> str:
-    return request.app.state.settings.public_url or str(request.base_url).rstrip("/")
+    return request.app.state.runtime.settings.public_url or str(request.base_url).rstrip("/")
 
 
 def _active_out(model) -> ActiveModelOut:
@@ -79,7 +79,7 @@ def _job_out(job, request: Request) -> ScoringJobOut:
                         rows=result.get("rows"), error=job.error)
     if job.status == "completed":
         signed = request.app.state.runtime.blobs.signed_url(
-            result["result_key"], expires_in=request.app.state.settings.signed_url_ttl_seconds, base_url=base_url(request))
+            result["result_key"], expires_in=request.app.state.runtime.settings.signed_url_ttl_seconds, base_url=base_url(request))
         out.download_url, out.expires_in = signed.url, signed.expires_in
     else:
         from modelyard.scoring.tasks import result_key

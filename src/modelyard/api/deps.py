@@ -1,15 +1,13 @@
 """Shared dependencies: the runtime, a database session, the current user, role checks."""
 from __future__ import annotations
 
-import hashlib
-import threading
 from typing import Annotated, Iterator
 
-from cachetools import TTLCache
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
-from modelyard.auth import credentials
+from modelyard.auth.cache import Identity
 from modelyard.auth.models import User
 from modelyard.auth.service import AuthService
 from modelyard.config import Settings
@@ -17,10 +15,11 @@ from modelyard.errors import Forbidden, TooManyRequests, Unauthorized
 from modelyard.jobs.service import JobService
 from modelyard.ops.settings import SettingsService
 from modelyard.registry.service import RegistryService
+from modelyard.ratelimit import WindowStats
 from modelyard.runtime import Runtime
 
 
-def get_runtime(request: Request) -> Runtime:
+async def get_runtime(request: Request) -> Runtime:
     return request.app.state.runtime
 
 
@@ -67,7 +66,7 @@ JobsDep = Annotated[JobService, Depends(get_jobs)]
 
 
 def get_registry(session: SessionDep, runtime: RuntimeDep) -> RegistryService:
-    return RegistryService(session, runtime.blobs)
+    return RegistryService(session, runtime.blobs, on_deploy=runtime.predictions.prepare)
 
 
 RegistryDep = Annotated[RegistryService, Depends(get_registry)]
@@ -80,15 +79,6 @@ def get_settings_service(session: SessionDep) -> SettingsService:
 AppSettingsDep = Annotated[SettingsService, Depends(get_settings_service)]
 
 
-class AuthCache:
-    """Short-lived caches so that most requests authenticate without a database round trip."""
-
-    def __init__(self):
-        self.users: TTLCache = TTLCache(maxsize=10_000, ttl=5)
-        self.keys: TTLCache = TTLCache(maxsize=10_000, ttl=30)
-        self.lock = threading.Lock()
-
-
 def _credential(request: Request) -> str | None:
     header = request.headers.get("authorization", "")
     scheme, _, value = header.partition(" ")
@@ -97,63 +87,44 @@ def _credential(request: Request) -> str | None:
     return request.headers.get("x-api-key") or None
 
 
-def _load_user(runtime: Runtime, cache: AuthCache, user_id: int) -> User | None:
-    with cache.lock:
-        user = cache.users.get(user_id)
-    if user is None:
-        with runtime.db.session() as session:
-            user = session.get(User, user_id)
-        if user is not None:
-            with cache.lock:
-                cache.users[user_id] = user
-    return user
+def admit(runtime: Runtime, token: str, *, cached_only: bool = False) -> tuple[Identity, WindowStats, bool] | None:
+    """Refresh stale caches, resolve the credential, count the request against its rate limit.
+
+    With `cached_only`, None when the database would have to be asked (the caller retries off the loop)."""
+    runtime.invalidation.refresh()
+    credentials = runtime.credentials
+    identity = credentials.cached(token) if cached_only else credentials.resolve(token)
+    if identity is None:
+        return None
+    rule = runtime.settings.rate_limit_api_key if identity.kind == "key" else runtime.settings.rate_limit_token
+    allowed, stats = runtime.limiter.count(rule, "auth", identity.kind, identity.ident)
+    return identity, stats, allowed
 
 
-def _apply_rate_limit(request: Request, runtime: Runtime, kind: str, ident: str) -> None:
-    rule = runtime.settings.rate_limit_api_key if kind == "key" else runtime.settings.rate_limit_token
-    allowed = runtime.limiter.hit(rule, "auth", kind, ident)
-    stats = runtime.limiter.stats(rule, "auth", kind, ident)
-    headers = {"X-RateLimit-Limit": stats.limit, "X-RateLimit-Remaining": stats.remaining,
-               "X-RateLimit-Reset": stats.reset}
-    request.state.rate_limit = stats
-    request.scope.setdefault("state", {}).setdefault("extra_headers", {}).update(headers)
-    if not allowed:
-        raise TooManyRequests("rate limit exceeded for this credential",
-                              headers={**{k: str(v) for k, v in headers.items()},
-                                       "Retry-After": str(stats.retry_after)})
+async def current_user(request: Request) -> User:
+    """Bearer JWT, or an API key as `X-API-Key` or `Authorization: Bearer`; active users only.
 
-
-def resolve_credential(runtime: Runtime, cache: AuthCache, token: str) -> tuple[User, str, str]:
-    """The active user behind a JWT or API key, plus the rate-limit bucket it counts against."""
-    if credentials.looks_like_api_key(token):
-        digest = hashlib.sha256(token.encode()).hexdigest()
-        with cache.lock:
-            user_id = cache.keys.get(digest)
-        if user_id is None:
-            with runtime.db.session() as session:
-                user_id = AuthService(session, secret="", token_ttl=60, limiter=runtime.limiter) \
-                    .user_for_api_key(token).id
-            with cache.lock:
-                cache.keys[digest] = user_id
-        kind, ident = "key", digest[:16]
-    else:
-        claims = credentials.decode_token(token, secret=runtime.settings.resolved_secret_key)
-        user_id, kind, ident = claims.user_id, "token", str(claims.user_id)
-    user = _load_user(runtime, cache, user_id)
-    if user is None or not user.is_active:
-        raise Unauthorized("account not found or deactivated")
-    return user, kind, ident
-
-
-def current_user(request: Request, runtime: RuntimeDep) -> User:
-    """Bearer JWT, or an API key as `X-API-Key` or `Authorization: Bearer`; active users only."""
+    On a warm cache with the embedded stores this runs on the event loop with no I/O at all; anything
+    that needs the database or Redis runs in the thread pool."""
+    runtime: Runtime = request.app.state.runtime
     token = _credential(request)
     if not token:
         raise Unauthorized("authentication required: send 'Authorization: Bearer <token>' or 'X-API-Key'")
-    user, kind, ident = resolve_credential(runtime, request.app.state.auth_cache, token)
-    request.state.user = user
-    _apply_rate_limit(request, runtime, kind, ident)
-    return user
+    admitted = None
+    if not (runtime.limiter.blocking or runtime.invalidation.blocking):
+        admitted = admit(runtime, token, cached_only=True)
+    if admitted is None:
+        admitted = await run_in_threadpool(admit, runtime, token)
+    identity, stats, allowed = admitted
+    request.state.user = identity.user
+    headers = {"X-RateLimit-Limit": str(stats.limit), "X-RateLimit-Remaining": str(stats.remaining),
+               "X-RateLimit-Reset": str(stats.reset)}
+    request.state.rate_limit = stats
+    request.scope.setdefault("state", {})["extra_headers"] = headers
+    if not allowed:
+        raise TooManyRequests("rate limit exceeded for this credential",
+                              headers={**headers, "Retry-After": str(stats.retry_after)})
+    return identity.user
 
 
 CurrentUser = Annotated[User, Depends(current_user)]

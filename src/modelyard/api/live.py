@@ -6,12 +6,11 @@ import json
 import time
 from typing import Any
 
-import psutil
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from sqlalchemy import func, select
 from starlette.concurrency import run_in_threadpool
 
-from modelyard.api.deps import resolve_credential
+
 from modelyard.auth.models import User
 from modelyard.db.base import utcnow
 from modelyard.errors import AppError
@@ -98,8 +97,9 @@ async def _authenticate(websocket: WebSocket) -> User | None:
         return None
     app = websocket.app
     try:
-        user, _, _ = await run_in_threadpool(resolve_credential, app.state.runtime, app.state.auth_cache, token)
-        return user
+        runtime = app.state.runtime
+        runtime.invalidation.refresh()
+        return (await run_in_threadpool(runtime.credentials.resolve, token)).user
     except AppError:
         return None
 

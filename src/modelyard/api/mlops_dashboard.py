@@ -11,14 +11,13 @@ from modelyard.api.deps import (
 )
 from modelyard.data.schemas import UploadOut
 from modelyard.data.service import DataService
-from modelyard.db.base import utcnow
 from modelyard.errors import NotFound
 from modelyard.ops import activity
 from modelyard.ops.schemas import ActivityPage, SettingsOut, SettingsUpdated
 from modelyard.registry.models import VERSION_STATUSES
 from modelyard.registry.schemas import DeployOut, ModelDetailOut, ModelPage, ModelSummaryOut
+from modelyard.api.serving import JSONBody, predict_ref
 from modelyard.serving.schemas import PredictIn, PredictOut
-from modelyard.serving.service import PredictService
 from modelyard.training.schemas import TrainAccepted, TrainIn, TrainingStatusOut
 from modelyard.training.service import TrainingService
 
@@ -101,24 +100,19 @@ def deploy_model(model_id: str, user: CurrentUser, registry: RegistryDep, sessio
 
 
 @router.post("/api/models/{model_id}/archive", response_model=ModelDetailOut)
-def archive_model(model_id: str, user: CurrentUser, registry: RegistryDep, runtime: RuntimeDep):
-    version = registry.archive(registry.get_version(model_id, viewer=user))
-    runtime.models.evict(version.id)
-    return ModelDetailOut.of(version)
+def archive_model(model_id: str, user: CurrentUser, registry: RegistryDep):
+    return ModelDetailOut.of(registry.archive(registry.get_version(model_id, viewer=user)))
 
 
 @router.delete("/api/models/{model_id}", status_code=status.HTTP_204_NO_CONTENT)
-def delete_model(model_id: str, user: CurrentUser, registry: RegistryDep, runtime: RuntimeDep):
+def delete_model(model_id: str, user: CurrentUser, registry: RegistryDep):
     registry.delete(registry.get_version(model_id, viewer=user))
-    runtime.models.evict(model_id)
 
 
 @router.post("/api/predict/{model_ref}", response_model=PredictOut)
-def predict(model_ref: str, body: PredictIn, user: CurrentUser, registry: RegistryDep, runtime: RuntimeDep):
-    service = PredictService(registry, runtime.models, runtime.tally, max_rows=runtime.settings.max_predict_rows)
-    result = service.predict(model_ref, body.data, viewer=user)
-    return PredictOut(predictions=result.predictions, model_id=result.version.id, model_name=result.version.name,
-                      model_version=result.version.number, timestamp=utcnow(), ignored_columns=result.ignored_columns)
+async def predict(model_ref: str, body: PredictIn, user: CurrentUser, runtime: RuntimeDep):
+    """Rows in, one prediction per row out (mlops-dashboard dialect of the one prediction pipeline)."""
+    return JSONBody(PredictOut.body(await predict_ref(runtime, model_ref, body.data, viewer=user)))
 
 
 @router.get("/api/settings", response_model=SettingsOut)

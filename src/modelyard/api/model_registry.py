@@ -30,10 +30,8 @@ def upload_service(session: SessionDep, runtime: RuntimeDep, registry: RegistryD
 Uploads = Annotated[UploadService, Depends(upload_service)]
 
 
-def inference_service(session: SessionDep, runtime: RuntimeDep, features: Features,
-                      app_settings: AppSettingsDep) -> InferenceService:
-    return InferenceService(session, features, runtime.models, runtime.tally,
-                            allow_pickle=app_settings.section("registry").allowPickle)
+def inference_service(session: SessionDep, runtime: RuntimeDep, features: Features) -> InferenceService:
+    return InferenceService(session, features, runtime.predictions)
 
 
 Inference = Annotated[InferenceService, Depends(inference_service)]

@@ -13,14 +13,15 @@ from modelyard.ops.settings import SettingsService
 from modelyard.registry.models import ModelVersion
 
 if TYPE_CHECKING:
-    from modelyard.runtime import Runtime
+    from modelyard.db import Database
+    from modelyard.storage.base import BlobStore
 
 log = logging.getLogger("modelyard.retention")
 
 
-def cleanup(runtime: "Runtime", *, force: bool = False) -> list[str]:
+def cleanup(db: "Database", blobs: "BlobStore", *, force: bool = False) -> list[str]:
     """Delete expired datasets (rows first, then blobs); a dataset a model version names is kept."""
-    with runtime.db.session() as session:
+    with db.session() as session:
         policy = SettingsService(session).section("data")
         if not policy.autoCleanup and not force:
             return []
@@ -34,7 +35,7 @@ def cleanup(runtime: "Runtime", *, force: bool = False) -> list[str]:
         for dataset in expired:
             session.delete(dataset)
     for key in keys:
-        runtime.blobs.delete(key)
+        blobs.delete(key)
     if ids:
         log.info("retention removed %d dataset(s) older than the retention period", len(ids))
     return ids

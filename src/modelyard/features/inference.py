@@ -1,22 +1,17 @@
-"""Inference by entity keys: find the model version, look its feature row up, predict it."""
+"""Inference by entity keys: find the model version, look its feature row up, predict it through the
+one prediction pipeline (the model-registry contract's dialect of it)."""
 from __future__ import annotations
 
 import math
-import time
 from typing import Any, Mapping
 
 from sqlalchemy.orm import Session
 
 from modelyard.auth.models import User
-from modelyard.errors import AppError, Conflict, Unprocessable
+from modelyard.errors import Conflict
 from modelyard.features.models import FeatureTable
 from modelyard.features.service import FeatureService
-from modelyard.ops import metrics
-from modelyard.ops.activity import PredictionTally
-from modelyard.registry import adapters
-from modelyard.registry.uploads import version_named
-from modelyard.serving.loader import ModelCache
-from modelyard.serving.rows import frame_for
+from modelyard.serving.pipeline import ANY_LIVE, PredictionPipeline
 
 RESERVED = ("model_name", "model_version", "probabilities")
 
@@ -30,17 +25,14 @@ def _finite(value: Any) -> Any:
 
 
 class InferenceService:
-    def __init__(self, session: Session, features: FeatureService, cache: ModelCache, tally: PredictionTally, *,
-                 allow_pickle: bool):
+    def __init__(self, session: Session, features: FeatureService, pipeline: PredictionPipeline):
         self._session = session
         self._features = features
-        self._cache = cache
-        self._tally = tally
-        self._allow_pickle = allow_pickle
+        self._pipeline = pipeline
 
     def infer(self, *, viewer: User, model_name: str, model_version: str | None, keys: Mapping[str, str],
               probabilities: bool = False) -> dict[str, Any]:
-        version = version_named(self._session, model_name, model_version, viewer=viewer)
+        version = self._pipeline.resolve_named(model_name, model_version, viewer=viewer)
         where = f"model {version.name!r} version {version.label!r}"
         if version.status == "archived":
             raise Conflict(f"{where} is archived; deploy it again or use another version")
@@ -50,25 +42,9 @@ class InferenceService:
         table = self._session.get(FeatureTable, version.feature_table)
         if table is None:
             raise NoFeatureTable(f"the feature table linked to {where} was deleted; link another one")
-        if version.format == "pickle" and not self._allow_pickle:
-            raise Conflict(f"{where} is a pickle, and pickle models are served only while the admin setting "
-                           "registry.allowPickle is on")
+        self._pipeline.authorize(version, statuses=ANY_LIVE)
         row = self._features.lookup(table, keys)
-        frame, _ = frame_for([row], version.signature or [])
-        started = time.perf_counter()
-        loaded = self._cache.get(version)
-        from modelyard.training.trainer import predict_with
-
-        try:
-            result = predict_with(adapters.bind(loaded.estimator, loaded.signature), loaded.task, loaded.classes,
-                                  frame)[0]
-        except AppError:
-            raise
-        except Exception as exc:
-            raise Unprocessable(f"{where} could not predict this row: {type(exc).__name__}: "
-                                f"{str(exc).splitlines()[0][:300] if str(exc) else ''}") from None
-        metrics.observe_prediction(version.name, version.label, time.perf_counter() - started)
-        self._tally.add(viewer, version.id, version.name, 1)
+        result = self._pipeline.predict(version, [row], viewer=viewer, statuses=ANY_LIVE).outputs.rows()[0]
         answer = {"prediction": _finite(result["prediction"])}
         if probabilities and "probabilities" in result:
             answer["probabilities"] = result["probabilities"]

@@ -1,8 +1,12 @@
-"""What a running job sees: its parameters, the stores, and a way to report progress."""
+"""What a running job sees: its parameters, the stores, and a way to report progress.
+
+The job layer knows no domain: a handler is a function of a ``JobContext``; anything domain-specific a
+handler needs (the prediction pipeline, say) is bound to it by the composition root (``runtime.py``).
+"""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 from sqlalchemy import update
 
@@ -10,11 +14,24 @@ from modelyard.db.base import utcnow
 from modelyard.jobs.models import Job
 
 if TYPE_CHECKING:
-    from modelyard.runtime import Runtime
+    from modelyard.config import Settings
+    from modelyard.db import Database
+    from modelyard.storage.base import BlobStore
+
+Handler = Callable[["JobContext"], "dict | None"]
 
 
 class JobCancelled(Exception):
     """Raised inside a handler when its job was cancelled; the runner records it."""
+
+
+@dataclass(frozen=True)
+class JobResources:
+    """The narrow set of process resources every job may use."""
+
+    db: "Database"
+    blobs: "BlobStore"
+    settings: "Settings"
 
 
 @dataclass
@@ -24,20 +41,20 @@ class JobContext:
     owner_id: int
     params: dict[str, Any]
     attempt: int
-    runtime: "Runtime"
+    resources: JobResources
     _progress: float = field(default=0.0, repr=False)
 
     @property
-    def db(self):
-        return self.runtime.db
+    def db(self) -> "Database":
+        return self.resources.db
 
     @property
-    def blobs(self):
-        return self.runtime.blobs
+    def blobs(self) -> "BlobStore":
+        return self.resources.blobs
 
     @property
-    def settings(self):
-        return self.runtime.settings
+    def settings(self) -> "Settings":
+        return self.resources.settings
 
     def progress(self, percent: float, step: str | None = None) -> None:
         """Record progress (never moving backwards) and stop if the job was cancelled."""

@@ -5,11 +5,9 @@ import os
 import time
 
 from modelyard.jobs.context import JobContext
-from modelyard.jobs.registry import handler
 from modelyard.jobs.runner import worker_name
 
 
-@handler("diagnostics")
 def diagnostics(ctx: JobContext) -> dict:
     ctx.progress(5, "checking the database")
     database_ms = ctx.db.ping()

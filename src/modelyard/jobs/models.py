@@ -32,3 +32,16 @@ class Job(OwnedMixin, Base):
     finished_at: Mapped[datetime | None] = mapped_column(default=None)
     heartbeat_at: Mapped[datetime | None] = mapped_column(default=None, index=True)
     updated_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class PeriodicRun(Base):
+    """The last run of each periodic task (retention, ...), whichever worker ran it."""
+
+    __tablename__ = "periodic_run"
+
+    name: Mapped[str] = mapped_column(String(50), primary_key=True)
+    started_at: Mapped[datetime | None] = mapped_column(default=None)
+    finished_at: Mapped[datetime | None] = mapped_column(default=None)
+    status: Mapped[str | None] = mapped_column(String(20), default=None)  # ok | failed
+    detail: Mapped[str | None] = mapped_column(Text, default=None)
+    worker: Mapped[str | None] = mapped_column(String(100), default=None)

@@ -3,24 +3,25 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
-from typing import TYPE_CHECKING
+from typing import Mapping, Sequence
 
 from huey import RedisHuey, SqliteHuey
 from huey.consumer import Consumer
 
+from modelyard.config import Settings
+from modelyard.jobs.context import Handler, JobResources
+from modelyard.jobs.periodic import PeriodicTask, Schedule
 from modelyard.jobs.runner import Runner
-
-if TYPE_CHECKING:
-    from modelyard.runtime import Runtime
 
 log = logging.getLogger("modelyard.jobs")
 TASK_NAME = "modelyard.run_job"
 
 
 class JobQueue:
-    def __init__(self, runtime: "Runtime", *, immediate: bool = False):
-        settings = runtime.settings
+    """The queue of job ids and the runner that executes them with the `handlers` table it is given."""
+
+    def __init__(self, settings: Settings, resources: JobResources, handlers: Mapping[str, Handler], *,
+                 immediate: bool = False):
         url = settings.resolved_queue_url
         if url.startswith("sqlite:///"):
             self.huey = SqliteHuey(settings.queue_name, filename=url.removeprefix("sqlite:///"), results=False,
@@ -29,8 +30,12 @@ class JobQueue:
             self.huey = RedisHuey(settings.queue_name, url=url, results=False, utc=True, immediate=immediate)
         else:
             raise ValueError(f"unsupported queue URL {url!r}: use sqlite:///path or redis://host:port/db")
-        self.runner = Runner(runtime)
+        self.handlers = dict(handlers)
+        self.runner = Runner(resources, self.handlers, self.enqueue)
         self._task = self.huey.task(name=TASK_NAME)(self.runner.run)
+
+    def knows(self, kind: str) -> bool:
+        return kind in self.handlers
 
     def enqueue(self, job_id: str) -> None:
         self._task(job_id)
@@ -47,38 +52,23 @@ class _QuietConsumer(Consumer):
 
 
 class Worker:
-    """Consumer threads plus a reaper that fails or retries jobs whose worker died."""
+    """Consumer threads, plus one thread for the periodic tasks it is given (the stale-job reaper first)."""
 
-    def __init__(self, runtime: "Runtime", *, threads: int):
-        self.runtime = runtime
-        self.consumer = _QuietConsumer(runtime.queue.huey, workers=threads, worker_type="thread",
+    def __init__(self, queue: JobQueue, settings: Settings, *, threads: int,
+                 periodic: Sequence[PeriodicTask] = ()):
+        self.consumer = _QuietConsumer(queue.huey, workers=threads, worker_type="thread",
                                        periodic=False, max_delay=1.0, check_worker_health=False)
+        reap_every = max(1.0, min(settings.job_stale_seconds / 3, 30.0))
+        reaper = PeriodicTask("reap-stale-jobs", reap_every, queue.runner.reap_stale, first_after=0.0, record=False)
+        self.schedule = Schedule([reaper, *periodic], queue.runner.db)
         self._stop = threading.Event()
-        self._reaper = threading.Thread(target=self._reap_loop, name="modelyard-reaper", daemon=True)
+        self._thread = threading.Thread(target=self.schedule.loop, args=(self._stop,), name="modelyard-periodic",
+                                        daemon=True)
 
     def start(self) -> None:
         self.consumer.start()
-        self._reaper.start()
+        self._thread.start()
 
     def stop(self) -> None:
         self._stop.set()
         self.consumer.stop(graceful=False)
-
-    def _reap_loop(self) -> None:
-        from modelyard.data.retention import cleanup
-
-        interval = max(1.0, min(self.runtime.settings.job_stale_seconds / 3, 30.0))
-        next_cleanup = time.monotonic() + 60
-        while True:
-            try:
-                self.runtime.queue.runner.reap_stale()
-            except Exception:
-                log.warning("reaping stale jobs failed", exc_info=True)
-            if time.monotonic() >= next_cleanup:
-                next_cleanup = time.monotonic() + 3600
-                try:
-                    cleanup(self.runtime)
-                except Exception:
-                    log.warning("retention cleanup failed", exc_info=True)
-            if self._stop.wait(interval):
-                return

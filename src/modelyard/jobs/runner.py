@@ -6,17 +6,13 @@ import os
 import socket
 import threading
 from datetime import timedelta
-from typing import TYPE_CHECKING
+from typing import Callable, Mapping
 
 from sqlalchemy import select, update
 
 from modelyard.db.base import utcnow
-from modelyard.jobs.context import JobCancelled, JobContext
+from modelyard.jobs.context import Handler, JobCancelled, JobContext, JobResources
 from modelyard.jobs.models import Job
-from modelyard.jobs.registry import HANDLERS
-
-if TYPE_CHECKING:
-    from modelyard.runtime import Runtime
 
 log = logging.getLogger("modelyard.jobs")
 
@@ -26,10 +22,14 @@ def worker_name() -> str:
 
 
 class Runner:
-    def __init__(self, runtime: "Runtime"):
-        self.runtime = runtime
-        self.db = runtime.db
-        self.settings = runtime.settings
+    """Runs jobs with the handlers it is given; `enqueue` puts a requeued job back on the queue."""
+
+    def __init__(self, resources: JobResources, handlers: Mapping[str, Handler], enqueue: Callable[[str], None]):
+        self.resources = resources
+        self.handlers = handlers
+        self.db = resources.db
+        self.settings = resources.settings
+        self._enqueue = enqueue
 
     def run(self, job_id: str) -> None:
         ctx = self._claim(job_id)
@@ -39,7 +39,7 @@ class Runner:
         beat = threading.Thread(target=self._heartbeat, args=(job_id, stop), daemon=True)
         beat.start()
         try:
-            result = HANDLERS[ctx.kind](ctx)
+            result = self.handlers[ctx.kind](ctx)
             self._finish(job_id, "completed", result=result or {}, progress=100.0, step="completed")
         except JobCancelled:
             self._finish(job_id, "cancelled", step="cancelled")
@@ -62,11 +62,11 @@ class Runner:
             if not claimed:
                 return None
             job = session.get(Job, job_id)
-            if job.kind not in HANDLERS:
+            if job.kind not in self.handlers:
                 job.status, job.error, job.finished_at = "failed", f"no handler for job kind {job.kind!r}", now
                 return None
             return JobContext(job.id, job.kind, job.owner_id, dict(job.params or {}), job.attempts,
-                              self.runtime, job.progress)
+                              self.resources, job.progress)
 
     def _heartbeat(self, job_id: str, stop: threading.Event) -> None:
         while not stop.wait(self.settings.job_heartbeat_seconds):
@@ -100,5 +100,5 @@ class Runner:
                     requeued.append(job.id)
         for job_id in requeued:
             log.warning("job %s requeued after its worker was lost", job_id)
-            self.runtime.queue.enqueue(job_id)
+            self._enqueue(job_id)
         return requeued

@@ -10,7 +10,6 @@ from modelyard.auth.models import User
 from modelyard.db.base import new_id, utcnow
 from modelyard.errors import BadRequest, Conflict, NotFound
 from modelyard.jobs.models import ACTIVE, Job
-from modelyard.jobs.registry import HANDLERS
 
 if TYPE_CHECKING:
     from modelyard.jobs.queue import JobQueue
@@ -25,7 +24,7 @@ class JobService:
     def submit(self, kind: str, *, owner: User, params: dict[str, Any] | None = None,
                max_attempts: int | None = None) -> Job:
         """Record the job, commit, then enqueue its id (a worker never sees an uncommitted job)."""
-        if kind not in HANDLERS:
+        if not self._queue.knows(kind):
             raise BadRequest(f"unknown job kind {kind!r}")
         job = Job(id=new_id("job"), kind=kind, owner_id=owner.id, params=params or {},
                   max_attempts=max_attempts or self._max_attempts, step="queued", updated_at=utcnow())

@@ -2,12 +2,10 @@
 from __future__ import annotations
 
 from modelyard.jobs.context import JobContext
-from modelyard.jobs.registry import handler
 from modelyard.labeling.detectors import load_detector
-from modelyard.labeling.qc import JOB_KIND, run_qc
+from modelyard.labeling.qc import run_qc
 
 
-@handler(JOB_KIND)
 def quality_control(ctx: JobContext) -> dict:
     detector = load_detector(ctx.settings.ai_detector_onnx)
     with ctx.db.session() as session:

@@ -57,15 +57,16 @@ class PredictionTally:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="modelyard-activity", daemon=True)
 
-    def add(self, user: User, version_id: str, model_name: str, rows: int) -> None:
+    def add(self, user_id: int, username: str, version_id: str, model_name: str, rows: int) -> None:
         with self._lock:
-            entry = self._counts[(user.id, version_id, model_name)]
+            entry = self._counts[(user_id, version_id, model_name)]
             entry[0] += 1
             entry[1] += rows
-            self._users[user.id] = user.username
+            self._users[user_id] = username
 
     def start(self) -> None:
-        self._thread.start()
+        if not self._thread.is_alive():
+            self._thread.start()
 
     def stop(self) -> None:
         self._stop.set()

@@ -1,8 +1,9 @@
 """Uploaded models behind one small interface, whatever their format.
 
-Each adapter looks like a fitted scikit-learn estimator to ``training.trainer.predict_with``:
+Each adapter looks like a fitted scikit-learn estimator to the serving predictors:
 ``feature_names_in_``, ``predict(X)`` (1-D), ``predict_proba(X)`` (rows × classes), ``classes_``.
-``X`` arrives with its columns in the model's input order; adapters read it by position.
+``X`` (a DataFrame or a numpy array) arrives with its columns in the model's input order; adapters
+read it by position.
 
 A model that carries no input names (an ONNX graph with one float tensor input, an XGBoost booster
 saved without feature names, a LightGBM model with its automatic ``Column_N`` names, a scikit-learn
@@ -83,8 +84,10 @@ class BoundModel:
         self.feature_names_in_ = list(names)
         self.classes_ = getattr(model, "classes_", None)
 
-    def _positional(self, X: pd.DataFrame):
-        return X if isinstance(self.model, ModelAdapter) else X.to_numpy()
+    def _positional(self, X):
+        if isinstance(self.model, ModelAdapter):
+            return X
+        return X.to_numpy() if isinstance(X, pd.DataFrame) else np.asarray(X)
 
     def predict(self, X: pd.DataFrame):
         return self.model.predict(self._positional(X))

@@ -1,7 +1,7 @@
 """Model files from outside: which format a file is (by its content), how to load it without
 running code it carries, what its inputs are, and whether it can predict at all.
 
-Formats and how each is loaded (each loader is registered in ``serving.loader.LOADERS``):
+Formats and how each is loaded (``LOADERS`` below; the composition root hands it to the model cache):
 
 - ``skops``: a zip holding ``schema.json``; loaded by ``training.artifacts.load``, which refuses any
   type outside its explicit allowlist before anything is imported.
@@ -36,7 +36,6 @@ from typing import Any
 
 from modelyard.errors import AppError, BadRequest, Forbidden, InvalidFormat, Unprocessable
 from modelyard.registry import adapters
-from modelyard.serving.loader import loader
 
 FORMATS = ("skops", "onnx", "lightgbm", "xgboost", "pickle")
 SUPPORTED = "skops (.skops), ONNX (.onnx), LightGBM text model files, XGBoost JSON/UBJSON model files"
@@ -188,7 +187,6 @@ def _first_line(exc: BaseException) -> str:
     return (text[0] if text else type(exc).__name__)[:300]
 
 
-@loader("onnx")
 def load_onnx(data: bytes) -> adapters.OnnxModel:
     import onnx
     import onnxruntime
@@ -246,7 +244,6 @@ def _onnx_classes(proto) -> list[Any] | None:
     return None
 
 
-@loader("lightgbm")
 def load_lightgbm(data: bytes) -> adapters.LightGBMModel:
     import lightgbm
 
@@ -260,7 +257,6 @@ def load_lightgbm(data: bytes) -> adapters.LightGBMModel:
     return adapters.LightGBMModel(booster)
 
 
-@loader("xgboost")
 def load_xgboost(data: bytes) -> adapters.XGBoostModel:
     import xgboost
 
@@ -275,7 +271,6 @@ def load_xgboost(data: bytes) -> adapters.XGBoostModel:
     return model
 
 
-@loader("pickle")
 def load_pickle(data: bytes) -> Any:
     """Runs the file's code: only ever reached for versions an admin uploaded while it was allowed."""
     import joblib
@@ -350,11 +345,14 @@ def parse_signature(data: bytes) -> Declared:
     return Declared(fields, classes, example)
 
 
+LOADERS = {"skops": load_skops, "onnx": load_onnx, "lightgbm": load_lightgbm, "xgboost": load_xgboost,
+           "pickle": load_pickle}
+
+
 def load(fmt: str, data: bytes, *, allow_pickle: bool = False) -> Any:
     if fmt == "pickle" and not allow_pickle:
         raise PickleNotAllowed(f"{PICKLE_WHY}; {PICKLE_HOW}")
-    return load_skops(data) if fmt == "skops" else {"onnx": load_onnx, "lightgbm": load_lightgbm,
-                                                     "xgboost": load_xgboost, "pickle": load_pickle}[fmt](data)
+    return LOADERS[fmt](data)
 
 
 def inspect(fmt: str, data: bytes, *, declared: Declared | None = None, allow_pickle: bool = False) -> Inspected:
@@ -443,13 +441,13 @@ def _zero(kind: str) -> Any:
 
 def smoke_test(inspected: Inspected) -> None:
     """Predict one synthetic row; refuse the model with the loader's error when it cannot."""
-    from modelyard.serving.rows import frame_for
-    from modelyard.training.trainer import predict_with
+    from modelyard.serving.predictors import NativePredictor
 
     model = inspected.model
     try:
-        frame, _ = frame_for([inspected.example], inspected.signature)
-        rows = predict_with(adapters.bind(model, inspected.signature), inspected.task, inspected.classes, frame)
+        predictor = NativePredictor(adapters.bind(model, inspected.signature), inspected.task, inspected.classes,
+                                    inspected.signature)
+        rows = predictor.predict_rows([inspected.example]).rows()
         if len(rows) != 1:
             raise ValueError(f"{len(rows)} predictions for one row")
     except AppError as exc:

@@ -50,6 +50,7 @@ class ModelVersion(OwnedMixin, Base):
     training_job_id: Mapped[str | None] = mapped_column(String(40), default=None)
     training_seconds: Mapped[float | None] = mapped_column(Float, default=None)
     feature_table: Mapped[str | None] = mapped_column(String(100), default=None)
+    serving: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)  # which predictor serves it, and why
     deployed_at: Mapped[datetime | None] = mapped_column(default=None)
     archived_at: Mapped[datetime | None] = mapped_column(default=None)
 

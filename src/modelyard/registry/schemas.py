@@ -48,6 +48,7 @@ class ModelDetailOut(ModelSummaryOut):
     training_time: float | None
     endpoint: str
     owner_id: int
+    serving: dict[str, Any] | None = None  # the predictor that serves it (compiled or native) and why
 
     @classmethod
     def of(cls, v: ModelVersion) -> "ModelDetailOut":
@@ -55,7 +56,7 @@ class ModelDetailOut(ModelSummaryOut):
                    parameters=v.params or {}, training_data=v.training_data, signature=v.signature or [],
                    target=v.target, classes=v.classes, feature_importances=v.feature_importances,
                    training_job_id=v.training_job_id, training_time=v.training_seconds,
-                   endpoint=f"/api/predict/{v.id}", owner_id=v.owner_id)
+                   endpoint=f"/api/predict/{v.id}", owner_id=v.owner_id, serving=v.serving)
 
 
 class DeployOut(BaseModel):

@@ -1,8 +1,9 @@
 """The model registry: versions under names, deploy/archive/delete, and the one predict resolver."""
 from __future__ import annotations
 
+import logging
 import re
-from typing import Any, BinaryIO, Iterable
+from typing import Any, BinaryIO, Callable, Iterable
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -13,6 +14,7 @@ from modelyard.errors import AppError, BadRequest, Conflict, NotFound
 from modelyard.registry.models import ModelVersion, RegisteredModel
 from modelyard.storage.base import BlobStore
 
+log = logging.getLogger("modelyard.registry")
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 _.()-]{0,99}$")
 SORTS = {"created_at": ModelVersion.created_at.desc(), "name": RegisteredModel.name.asc()}
 
@@ -37,9 +39,13 @@ def check_name(name: str) -> str:
 
 
 class RegistryService:
-    def __init__(self, session: Session, blobs: BlobStore):
+    """`on_deploy(version_id)` runs after a deploy commits (the serving path settles its predictor then)."""
+
+    def __init__(self, session: Session, blobs: BlobStore | None, *,
+                 on_deploy: Callable[[str], Any] | None = None):
         self._session = session
         self._blobs = blobs
+        self._on_deploy = on_deploy
 
     # Creating ----------------------------------------------------------
 
@@ -81,6 +87,8 @@ class RegistryService:
             self._session.rollback()
             self._blobs.delete(version.artifact_key)
             raise
+        if deploy:
+            self._deployed(version)
         return version
 
     # Reading -----------------------------------------------------------
@@ -91,16 +99,27 @@ class RegistryService:
             raise ModelNotFound(version_id)
         return version
 
+    def model_by_name(self, name: str, *, viewer: User) -> RegisteredModel:
+        """The one rule for a model named by a user: their own first; else the only one they can see;
+        several others' (an admin's view) are a conflict naming them, never a guess."""
+        models = [m for m in self._session.scalars(select(RegisteredModel).where(RegisteredModel.name == name)
+                                                   .order_by(RegisteredModel.created_at)) if viewer.can_see(m)]
+        own = [m for m in models if m.owner_id == viewer.id]
+        if own:
+            return own[0]
+        if len(models) > 1:
+            raise Conflict(f"several users have a model named {name!r}; name a version id instead "
+                           "(GET /api/models?name=... lists them)", details={"model_ids": [m.id for m in models]})
+        if not models:
+            raise ModelNotFound(name)
+        return models[0]
+
     def resolve(self, ref: str, *, viewer: User) -> ModelVersion:
         """A version id, or a model name meaning its deployed version (DESIGN: one predict resolver)."""
         version = self._session.get(ModelVersion, ref)
         if version is not None and viewer.can_see(version):
             return version
-        query = select(RegisteredModel).where(RegisteredModel.name == ref)
-        models = [m for m in self._session.scalars(query) if viewer.can_see(m)]
-        model = next((m for m in models if m.owner_id == viewer.id), models[0] if models else None)
-        if model is None:
-            raise ModelNotFound(ref)
+        model = self.model_by_name(ref, viewer=viewer)
         if model.deployed_version_id is None:
             raise ModelNotDeployed(f"model {ref!r} has no deployed version; deploy one with "
                                    f"POST /api/models/{{model_id}}/deploy")
@@ -144,7 +163,16 @@ class RegistryService:
         """Make this the version its name resolves to; the old one stays downloadable."""
         self._deploy(version)
         self._session.commit()
+        self._deployed(version)
         return version
+
+    def _deployed(self, version: ModelVersion) -> None:
+        if self._on_deploy is None:
+            return
+        try:
+            self._on_deploy(version.id)
+        except Exception:  # deployed all the same; the first request will load it (and say why it fails)
+            log.warning("could not prepare the predictor of %s at deploy", version.id, exc_info=True)
 
     def archive(self, version: ModelVersion) -> ModelVersion:
         if version.model.deployed_version_id == version.id:

@@ -13,7 +13,6 @@ import re
 from dataclasses import dataclass
 from typing import BinaryIO, Iterator
 
-from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -24,7 +23,7 @@ from modelyard.features.models import FeatureTable
 from modelyard.ops import activity, metrics
 from modelyard.ops.settings import SettingsService
 from modelyard.registry import formats, isolation
-from modelyard.registry.models import ModelVersion, RegisteredModel
+from modelyard.registry.models import ModelVersion
 from modelyard.registry.service import ModelNotFound, RegistryService, check_name
 from modelyard.storage.base import BlobStore
 
@@ -59,17 +58,8 @@ def read_limited(stream: BinaryIO, limit: int, what: str) -> bytes:
 
 
 def version_named(session: Session, name: str, label: str | None, *, viewer: User) -> ModelVersion:
-    """A model by name (the viewer's own first) and its version by label; no label: the deployed one."""
-    name = check_name(name)
-    models = [m for m in session.scalars(select(RegisteredModel).where(RegisteredModel.name == name)
-                                         .order_by(RegisteredModel.created_at)) if viewer.can_see(m)]
-    own = [m for m in models if m.owner_id == viewer.id]
-    if not own and len(models) > 1:
-        raise Conflict(f"several users have a model named {name!r}; use /api/models/{{model_id}}",
-                       details={"model_ids": [m.id for m in models]})
-    model = (own or models or [None])[0]
-    if model is None:
-        raise ModelNotFound(name)
+    """A model by name (``RegistryService.model_by_name``) and its version by label; no label: the deployed one."""
+    model = RegistryService(session, None).model_by_name(check_name(name), viewer=viewer)
     if label is None or not str(label).strip():
         version = session.get(ModelVersion, model.deployed_version_id) if model.deployed_version_id else None
         if version is None:

@@ -68,12 +68,7 @@ class ScoringService:
             version = self._registry.get_version(ref, viewer=admin)
             model = version.model
         except NotFound:
-            models = list(self._session.scalars(select(RegisteredModel).where(RegisteredModel.name == ref)))
-            if not models:
-                raise
-            if len(models) > 1:
-                raise Conflict(f"several models are named {ref!r}; name a version id instead") from None
-            model = models[0]
+            model = self._registry.model_by_name(ref, viewer=admin)
         self._settings.update({"scoring": {"activeModelId": model.id}}, user=admin)
         return model
 

@@ -10,10 +10,10 @@ from modelyard.auth.models import User
 from modelyard.data.csvio import CsvDialect, iter_frames, read_frame
 from modelyard.data.safe_csv import neutralize_frame
 from modelyard.jobs.context import JobContext
-from modelyard.jobs.registry import handler
 from modelyard.registry.models import ModelVersion, RegisteredModel
+from modelyard.scoring.compare import headline, score_metrics
 from modelyard.scoring.models import ScoringUpload
-from modelyard.serving.batch import coerce, headline, predict_arrays, score_metrics
+from modelyard.serving.pipeline import ANY_LIVE, PredictionPipeline
 
 CHUNK_ROWS = 100_000
 
@@ -32,29 +32,29 @@ def result_key(owner_id: int, job_id: str) -> str:
     return f"results/{owner_id}/{job_id}.csv"
 
 
-@handler("scoring.predict")
-def score_upload(ctx: JobContext) -> dict:
+def score_upload(ctx: JobContext, *, predictions: PredictionPipeline) -> dict:
     """Stream the upload through the model chunk by chunk, writing the results as they come."""
     with ctx.db.session() as session:
         upload = session.get(ScoringUpload, ctx.params["upload_id"])
-        version = session.get(ModelVersion, ctx.params["version_id"])
+        owner = session.get(User, ctx.owner_id)
         dataset = upload.dataset
         total = max(1, dataset.rows)
         source_key, dialect = dataset.blob_key, CsvDialect(dataset.encoding, dataset.delimiter)
-        model_name, version_number = version.name, version.number
-    model = ctx.runtime.models.get(version)
+        username = owner.username if owner else "?"
+    version = predictions.version(ctx.params["version_id"])
+    predictions.authorize(version, statuses=ANY_LIVE)
+    model = predictions.model(version)
     done = 0
 
     def results():
         nonlocal done
         chunks = iter_frames(ctx.blobs.open(source_key), dialect, chunk_rows=CHUNK_ROWS, dtype=str)
         for index, chunk in enumerate(chunks):
-            predictions, proba, names = predict_arrays(model.estimator, model.task, model.classes,
-                                                       coerce(chunk, model.signature))
+            outputs = predictions.predict_frame(version, chunk, user_id=ctx.owner_id, username=username, model=model)
             out = neutralize_frame(chunk)
-            out["prediction"] = predictions
-            for i, name in enumerate(names):
-                out[f"probability_{name}"] = np.round(proba[:, i], 6)
+            out["prediction"] = outputs.predictions
+            for i, name in enumerate(outputs.label_names if outputs.proba is not None else []):
+                out[f"probability_{name}"] = np.round(outputs.proba[:, i], 6)
             yield _csv_bytes(out, header=index == 0)
             done += len(chunk)
             ctx.progress(min(99.0, 100 * done / total), f"Scored {done:,} of {total:,} rows")
@@ -62,8 +62,8 @@ def score_upload(ctx: JobContext) -> dict:
     key = result_key(ctx.owner_id, ctx.job_id)
     ctx.progress(1, "Scoring")
     info = ctx.blobs.put(key, results(), content_type="text/csv")
-    return {"result_key": key, "rows": done, "size": info.size, "model_id": ctx.params["version_id"],
-            "model_name": model_name, "model_version": version_number, "upload_id": ctx.params["upload_id"]}
+    return {"result_key": key, "rows": done, "size": info.size, "model_id": version.id,
+            "model_name": version.name, "model_version": version.number, "upload_id": ctx.params["upload_id"]}
 
 
 def _labeled_frame(ctx: JobContext, session, version: ModelVersion) -> pd.DataFrame:
@@ -84,9 +84,10 @@ def _labeled_frame(ctx: JobContext, session, version: ModelVersion) -> pd.DataFr
     return pd.concat(frames, ignore_index=True)
 
 
-@handler("scoring.retrain")
-def retrain(ctx: JobContext) -> dict:
-    """Train a new version on all labeled data; keep it active only if it is not worse on common held-out rows."""
+def retrain(ctx: JobContext, *, predictions: PredictionPipeline) -> dict:
+    """Train a new version on all labeled data; keep it active only if it is not worse on common held-out rows.
+
+    Both versions are scored on the held-out rows through the prediction pipeline, as they will serve."""
     from sklearn.model_selection import train_test_split
 
     from modelyard.ops.settings import SettingsService
@@ -103,28 +104,34 @@ def retrain(ctx: JobContext) -> dict:
     learn, holdout = train_test_split(frame, test_size=0.2, random_state=42)
     result = train(learn.reset_index(drop=True), target=target, task=task, time_budget=float(budget),
                    progress=lambda pct, step: ctx.progress(5 + pct * 0.8, step))
-    ctx.progress(88, "Comparing with the current version on common held-out rows")
-    current = ctx.runtime.models.get(base)
+    ctx.progress(86, "Registering the new version")
+    with ctx.db.session() as session:
+        model = session.get(RegisteredModel, model_id)
+        owner = session.get(User, model.owner_id)
+        new_id = RegistryService(session, ctx.blobs).create_version(
+            owner=owner, name=model.name, artifact=artifacts.dump(result.pipeline), artifact_name="model.skops",
+            format="skops", task=result.task, algorithm=result.algorithm, signature=result.features,
+            target=result.target, classes=result.classes, metrics=dict(result.metrics), params=result.params,
+            feature_importances=result.feature_importances,
+            training_data={"retrained_from": base.id, "rows": len(frame), "holdout_rows": len(holdout),
+                           "upload_ids": ctx.params["upload_ids"]},
+            training_job_id=ctx.job_id, training_seconds=result.seconds).id
+    ctx.progress(90, "Comparing with the current version on common held-out rows")
+    rows = holdout.astype(object).where(holdout.notna(), None)
     figures = {}
-    for label, estimator, classes, signature in (("new", result.pipeline, result.classes, result.features),
-                                                  ("current", current.estimator, current.classes, current.signature)):
-        X = coerce(holdout.astype(object).where(holdout.notna(), None), signature)
-        predictions, _, _ = predict_arrays(estimator, task, classes, X)
-        figures[label] = score_metrics(task, holdout[target], predictions)
+    for label, version_id in (("new", new_id), ("current", base.id)):
+        version = predictions.version(version_id)
+        outputs = predictions.model(version).predictor.predict_frame(rows)
+        figures[label] = score_metrics(task, holdout[target], outputs.predictions)
     better = headline(task, figures["new"]) >= headline(task, figures["current"])
     activate = ctx.params.get("activate", "if_not_worse")
     deploy = activate == "always" or (activate == "if_not_worse" and better)
     with ctx.db.session() as session:
-        model = session.get(RegisteredModel, model_id)
-        owner = session.get(User, model.owner_id)
-        version = RegistryService(session, ctx.blobs).create_version(
-            owner=owner, name=model.name, artifact=artifacts.dump(result.pipeline), artifact_name="model.skops",
-            format="skops", task=result.task, algorithm=result.algorithm, signature=result.features,
-            target=result.target, classes=result.classes, metrics={**result.metrics, "holdout": figures["new"]},
-            params=result.params, feature_importances=result.feature_importances, deploy=deploy,
-            training_data={"retrained_from": base.id, "rows": len(frame), "holdout_rows": len(holdout),
-                           "upload_ids": ctx.params["upload_ids"]},
-            training_job_id=ctx.job_id, training_seconds=result.seconds)
+        version = session.get(ModelVersion, new_id)
+        version.metrics = {**result.metrics, "holdout": figures["new"]}
+        session.commit()
+        if deploy:
+            RegistryService(session, ctx.blobs).deploy(version)
         outcome = "activated" if deploy else "kept current version (new one is worse)"
         return {"outcome": outcome, "activated": deploy, "new_model_id": version.id, "new_version": version.number,
                 "current_model_id": base.id, "metrics_new": figures["new"], "metrics_current": figures["current"],

@@ -1,39 +1,33 @@
-"""Loads model artifacts by format and keeps them cached per process, evicted by size."""
+"""Loaded models, one per version per process, each with the predictor it is served by.
+
+Loading reads the artifact from the blob store with the loader for its format (the table is given by
+the composition root), names a positional model by its signature, and builds its predictor: the one a
+previous check chose (``VersionRef.serving``), or a fresh check (``compile.build``) whose report is
+handed to ``on_report`` to be kept. Least recently used models go first past ``max_bytes``.
+"""
 from __future__ import annotations
 
+import logging
 import threading
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 from cachetools import LRUCache
 
 from modelyard.errors import Conflict
-from modelyard.registry.models import ModelVersion
-from modelyard.storage.base import BlobStore
+from modelyard.serving.versions import VersionRef
 
-# format -> function(bytes) -> estimator; formats that run no uploaded code on load.
-LOADERS: dict[str, Callable[[bytes], Any]] = {}
-
-
-def loader(fmt: str):
-    def register(fn):
-        LOADERS[fmt] = fn
-        return fn
-
-    return register
-
-
-@loader("skops")
-def _load_skops(data: bytes) -> Any:
-    from modelyard.training.artifacts import load
-
-    return load(data)
+log = logging.getLogger("modelyard.serving")
+Loader = Callable[[bytes], Any]
 
 
 @dataclass
 class LoadedModel:
     version_id: str
-    estimator: Any
+    estimator: Any  # named (bound) as serving calls it
+    predictor: Any  # CompiledPredictor or NativePredictor
+    native: Any  # NativePredictor
+    report: dict[str, Any]
     task: str
     classes: list[Any] | None
     signature: list[dict[str, Any]]
@@ -41,46 +35,66 @@ class LoadedModel:
 
 
 class ModelCache:
-    """One loaded copy per version per process; least recently used ones go first past `max_bytes`."""
-
-    def __init__(self, blobs: BlobStore, *, max_bytes: int):
+    def __init__(self, blobs: Any, loaders: Mapping[str, Loader], *, max_bytes: int,
+                 sample: Callable[[VersionRef], Any] = lambda ref: None,
+                 on_report: Callable[[str, dict], None] = lambda version_id, report: None):
         self._blobs = blobs
+        self._loaders = loaders
+        self._sample = sample
+        self._on_report = on_report
         self._cache: LRUCache = LRUCache(maxsize=max_bytes, getsizeof=lambda m: max(1, m.size))
         self._lock = threading.Lock()
         self._loading: dict[str, threading.Lock] = {}
         self.hits = 0
         self.misses = 0
 
-    def get(self, version: ModelVersion) -> LoadedModel:
+    def get(self, ref: VersionRef) -> LoadedModel:
         with self._lock:
-            model = self._cache.get(version.id)
+            model = self._cache.get(ref.id)
             if model is not None:
                 self.hits += 1
                 return model
-            key_lock = self._loading.setdefault(version.id, threading.Lock())
+            key_lock = self._loading.setdefault(ref.id, threading.Lock())
         with key_lock:  # one load per version, however many requests wait for it
             with self._lock:
-                model = self._cache.get(version.id)
+                model = self._cache.get(ref.id)
             if model is None:
                 self.misses += 1
-                model = self._load(version)
+                model = self._load(ref)
                 with self._lock:
                     if model.size <= self._cache.maxsize:
-                        self._cache[version.id] = model
-                    self._loading.pop(version.id, None)
+                        self._cache[ref.id] = model
+                    self._loading.pop(ref.id, None)
             return model
 
-    def _load(self, version: ModelVersion) -> LoadedModel:
-        load = LOADERS.get(version.format)
-        if load is None:
-            raise Conflict(f"models in format {version.format!r} cannot be served")
+    def _load(self, ref: VersionRef) -> LoadedModel:
         from modelyard.registry.adapters import bind
+        from modelyard.serving import compile
+        from modelyard.serving.predictors import NativePredictor
 
-        data = self._blobs.read_bytes(version.artifact_key)
-        signature = list(version.signature or [])
-        # Models that read inputs by position (ONNX, XGBoost...) are named by their signature here, once.
-        return LoadedModel(version.id, bind(load(data), signature), version.task, version.classes, signature,
+        load = self._loaders.get(ref.format)
+        if load is None:
+            raise Conflict(f"models in format {ref.format!r} cannot be served")
+        data = self._blobs.read_bytes(ref.artifact_key)
+        signature = list(ref.signature or [])
+        estimator = bind(load(data), signature)
+        native = NativePredictor(estimator, ref.task, ref.classes, signature)
+        if ref.serving:
+            predictor, report = compile.rebuild(native, ref.serving), ref.serving
+        else:
+            try:
+                sample = self._sample(ref)
+            except Exception:
+                log.warning("no check sample for %s", ref.id, exc_info=True)
+                sample = None
+            predictor, report = compile.build(native, sample)
+            self._on_report(ref.id, report)
+        return LoadedModel(ref.id, estimator, predictor, native, report, ref.task, ref.classes, signature,
                            len(data) * 4)  # in-memory size is a few times the file; a fair eviction weight
+
+    def holds(self, version_id: str) -> bool:
+        with self._lock:
+            return version_id in self._cache
 
     def evict(self, version_id: str) -> None:
         with self._lock:

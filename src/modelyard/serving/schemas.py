@@ -1,10 +1,13 @@
 """Online prediction bodies (mlops-dashboard dialect)."""
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, Field
+
+if TYPE_CHECKING:
+    from modelyard.serving.pipeline import Prediction
 
 
 class PredictIn(BaseModel):
@@ -24,3 +27,17 @@ class PredictOut(BaseModel):
     model_version: int
     timestamp: datetime
     ignored_columns: list[str] = Field(default_factory=list, description="input columns the model does not use")
+
+    @staticmethod
+    def body(prediction: "Prediction") -> dict[str, Any]:
+        """This schema's JSON, built directly (the hot path skips model validation of its own output)."""
+        version = prediction.version
+        rows = [{"prediction": r["prediction"], "confidence": r.get("confidence"),
+                 "probabilities": r.get("probabilities")} for r in prediction.outputs.rows()]
+        return {"predictions": rows, "model_id": version.id, "model_name": version.name,
+                "model_version": version.number, "timestamp": utc_now_text(),
+                "ignored_columns": prediction.ignored_columns}
+
+
+def utc_now_text() -> str:
+    return datetime.now(timezone.utc).isoformat().replace("+00:00", "Z")

@@ -6,12 +6,10 @@ import time
 from modelyard.auth.models import User
 from modelyard.data.models import Dataset
 from modelyard.jobs.context import JobContext
-from modelyard.jobs.registry import handler
 from modelyard.ops import activity
 from modelyard.registry.service import RegistryService
 
 
-@handler("training")
 def train_model(ctx: JobContext) -> dict:
     from modelyard.data.service import DataService
     from modelyard.training import artifacts

@@ -8,7 +8,6 @@ candidates by cross-validation within a hard time budget, refits the winner as o
 from __future__ import annotations
 
 import math
-import warnings
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -17,7 +16,7 @@ import pandas as pd
 from sklearn.model_selection import train_test_split
 from sklearn.pipeline import Pipeline
 
-from modelyard.training.candidates import candidates, json_safe, key_params
+from modelyard.training.candidates import candidates, key_params
 from modelyard.training.evaluation import held_out_metrics, permutation_importances
 from modelyard.training.features import ColumnPlan, plan_columns, signature
 from modelyard.training.search import (
@@ -244,26 +243,15 @@ def _describe(plan: ColumnPlan) -> str:
 
 
 def predict_with(pipeline: Pipeline, task: str, classes: list | None, df: pd.DataFrame) -> list[dict]:
-    """Predict every row of ``df`` as plain Python values.
+    """Predict every row of ``df`` as plain Python values (``serving.outputs`` holds the rules).
 
     Classification rows are ``{"prediction", "confidence", "probabilities": {str(label): p}}``,
     regression rows ``{"prediction": float}``. Columns the model was trained on but absent from
     ``df`` count as empty values; extra columns are ignored.
     """
+    from modelyard.serving.outputs import run_estimator
+
     X = df.reindex(columns=list(pipeline.feature_names_in_))
     if len(X) == 0:
         return []
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        if task == "regression":
-            return [{"prediction": float(v)} for v in pipeline.predict(X).tolist()]
-        probabilities = pipeline.predict_proba(X)
-    known = classes is not None and len(classes) == probabilities.shape[1]
-    labels = list(classes) if known else [json_safe(c) for c in pipeline.classes_]
-    keys = [str(label) for label in labels]
-    rows = []
-    for row in probabilities.tolist():
-        best = max(range(len(row)), key=row.__getitem__)
-        rows.append({"prediction": labels[best], "confidence": round(row[best], 6),
-                     "probabilities": {k: round(p, 6) for k, p in zip(keys, row)}})
-    return rows
+    return run_estimator(pipeline, task, classes, X).rows()

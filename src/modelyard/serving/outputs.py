@@ -1,0 +1,76 @@
+"""What a model answers, in one shape for every predictor, and its JSON rows (the one place for labels).
+
+Classification: ``proba`` (rows × classes) and ``labels`` (the class labels, JSON values, in column
+order); the prediction of a row is the label with the highest probability. Regression: ``values``.
+"""
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+
+@dataclass
+class Outputs:
+    task: str
+    values: np.ndarray | None = None  # regression values (or labels of a classifier without probabilities)
+    proba: np.ndarray | None = None  # classification
+    labels: list[Any] | None = None
+
+    def __len__(self) -> int:
+        return len(self.values if self.proba is None else self.proba)
+
+    @property
+    def predictions(self) -> np.ndarray:
+        if self.proba is None:
+            return np.asarray(self.values, dtype=float if self.task == "regression" else object)
+        return np.asarray(self.labels, dtype=object)[self.proba.argmax(axis=1)]
+
+    @property
+    def label_names(self) -> list[str]:
+        return [str(label) for label in self.labels or []]
+
+    def rows(self) -> list[dict[str, Any]]:
+        """JSON-ready rows: {prediction, confidence, probabilities} or {prediction}."""
+        if self.proba is None and self.task == "regression":
+            return [{"prediction": _finite(v)} for v in np.asarray(self.values, dtype=float).tolist()]
+        if self.proba is None:
+            return [{"prediction": _plain(v)} for v in self.values]
+        labels, keys = self.labels or [], self.label_names
+        rows = []
+        for row in self.proba.tolist():
+            best = max(range(len(row)), key=row.__getitem__)
+            rows.append({"prediction": labels[best], "confidence": round(row[best], 6),
+                         "probabilities": {k: round(p, 6) for k, p in zip(keys, row)}})
+        return rows
+
+
+def _finite(value: float) -> float | None:
+    return value if value == value and value not in (float("inf"), float("-inf")) else None
+
+
+def _plain(value: Any) -> Any:
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def class_labels(classes: list[Any] | None, estimator: Any, width: int) -> list[Any]:
+    """The version's own labels when they fit the output; else the estimator's (as JSON values)."""
+    if classes is not None and len(classes) == width:
+        return list(classes)
+    found = getattr(estimator, "classes_", None)
+    found = list(found) if found is not None and len(found) == width else list(range(width))
+    return [v.item() if isinstance(v, np.generic) else v for v in found]
+
+
+def run_estimator(estimator: Any, task: str, classes: list[Any] | None, X: Any) -> Outputs:
+    """Call a fitted estimator (or adapter) on X, which it reads as it was fitted (frame or array)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        if task == "regression":
+            return Outputs(task, values=np.asarray(estimator.predict(X), dtype=float).reshape(-1))
+        if not hasattr(estimator, "predict_proba"):
+            return Outputs(task, values=np.asarray(estimator.predict(X), dtype=object).reshape(-1))
+        proba = np.asarray(estimator.predict_proba(X), dtype=float)
+    return Outputs("classification", proba=proba, labels=class_labels(classes, estimator, proba.shape[1]))

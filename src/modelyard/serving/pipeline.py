@@ -1,0 +1,158 @@
+"""The one prediction pipeline (DESIGN): every prediction in modelyard goes through here.
+
+    resolve (cached per process, emptied on any registry change in any process)
+      -> authorize (who may see it; which statuses serve; pickle only while allowed)
+      -> model from the cache (its compiled predictor when that was found faithful)
+      -> input checked and built from the signature
+      -> predict
+      -> record (Prometheus metrics, the activity tally)
+
+Online JSON (``/api/predict``), inference by entity keys (``/inference``), CSV scoring jobs and the
+retraining comparison call it; each contract's response shape is an adapter at its router. The
+prediction platform adds credits, the prediction log, the prediction cache and webhooks as steps here.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Callable
+
+from modelyard.auth.models import User
+from modelyard.errors import AppError, Conflict, Unprocessable
+from modelyard.invalidation import REGISTRY, Invalidation
+from modelyard.ops import metrics
+from modelyard.serving.inputs import check_rows
+from modelyard.serving.outputs import Outputs
+from modelyard.serving.versions import VersionRef
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from modelyard.db import Database
+    from modelyard.ops.activity import PredictionTally
+    from modelyard.serving.loader import LoadedModel, ModelCache
+
+log = logging.getLogger("modelyard.serving")
+SERVING = frozenset({"deployed"})
+ANY_LIVE = frozenset({"deployed", "trained"})
+
+
+@dataclass
+class Prediction:
+    version: VersionRef
+    outputs: Outputs
+    ignored_columns: list[str]
+    seconds: float
+
+
+class PredictionPipeline:
+    def __init__(self, db: "Database", models: "ModelCache", tally: "PredictionTally", invalidation: Invalidation,
+                 *, max_rows: int, allow_pickle: Callable[[], bool]):
+        self._db = db
+        self._models = models
+        self._tally = tally
+        self._resolved = invalidation.cache(REGISTRY)
+        self._max_rows = max_rows
+        self._allow_pickle = allow_pickle
+
+    # Resolve ------------------------------------------------------------------------------------
+
+    def resolve(self, ref: str, *, viewer: User) -> VersionRef:
+        """A version id, or a model name meaning its deployed version."""
+        from modelyard.registry.service import RegistryService
+
+        return self._cached((viewer.id, "ref", ref),
+                            lambda session: RegistryService(session, None).resolve(ref, viewer=viewer))
+
+    def ready(self, ref: str, *, viewer: User) -> VersionRef | None:
+        """The resolved version when serving it needs no I/O at all (resolved and loaded here, not a
+        pickle); None otherwise. Lets the API answer small requests without leaving the event loop."""
+        version = self._resolved.get((viewer.id, "ref", ref))
+        if version is None or version.format == "pickle" or not self._models.holds(version.id):
+            return None
+        return version
+
+    def resolve_named(self, name: str, label: str | None, *, viewer: User) -> VersionRef:
+        """The model-registry dialect: a model name and a version label (none: the deployed version)."""
+        from modelyard.registry.uploads import version_named
+
+        return self._cached((viewer.id, "named", name, label),
+                            lambda session: version_named(session, name, label, viewer=viewer))
+
+    def version(self, version_id: str) -> VersionRef:
+        """A version by id, read now (jobs: no viewer, no cache)."""
+        from modelyard.registry.models import ModelVersion
+        from modelyard.registry.service import ModelNotFound
+
+        with self._db.session() as session:
+            version = session.get(ModelVersion, version_id)
+            if version is None:
+                raise ModelNotFound(version_id)
+            return VersionRef.of(version)
+
+    def _cached(self, key: tuple, load: Callable[[Any], Any]) -> VersionRef:
+        ref = self._resolved.get(key)
+        if ref is None:
+            with self._db.session() as session:
+                ref = VersionRef.of(load(session))
+            self._resolved.put(key, ref)
+        return ref
+
+    # Predict ------------------------------------------------------------------------------------
+
+    def predict(self, version: VersionRef, rows: list[dict[str, Any]], *, viewer: User,
+                statuses: frozenset[str] = SERVING) -> Prediction:
+        """Predict JSON rows with a version the viewer resolved; records metrics and activity."""
+        self.authorize(version, statuses=statuses)
+        ignored = check_rows(rows, version.signature, max_rows=self._max_rows)
+        model = self.model(version)
+        started = time.perf_counter()
+        outputs = self._guarded(version, lambda: model.predictor.predict_rows(rows))
+        seconds = time.perf_counter() - started
+        self.record(version, user_id=viewer.id, username=viewer.username, rows=len(rows), seconds=seconds)
+        return Prediction(version, outputs, ignored, seconds)
+
+    def predict_frame(self, version: VersionRef, frame: "pd.DataFrame", *, user_id: int, username: str,
+                      model: "LoadedModel | None" = None) -> Outputs:
+        """Predict a chunk of CSV text (batch scoring, evaluation); records metrics and activity."""
+        model = model or self.model(version)
+        started = time.perf_counter()
+        outputs = self._guarded(version, lambda: model.predictor.predict_frame(frame))
+        self.record(version, user_id=user_id, username=username, rows=len(frame),
+                    seconds=time.perf_counter() - started)
+        return outputs
+
+    def authorize(self, version: VersionRef, *, statuses: frozenset[str] = SERVING) -> None:
+        from modelyard.registry.service import ModelNotDeployed
+
+        if version.status not in statuses:
+            raise ModelNotDeployed(f"model {version.id} is {version.status}, not deployed; "
+                                   f"deploy it with POST /api/models/{version.id}/deploy")
+        if version.format == "pickle" and not self._allow_pickle():
+            raise Conflict(f"model {version.name!r} version {version.label!r} is a pickle, and pickle models are "
+                           "served only while the admin setting registry.allowPickle is on")
+
+    def model(self, version: VersionRef) -> "LoadedModel":
+        return self._models.get(version)
+
+    def record(self, version: VersionRef, *, user_id: int, username: str, rows: int, seconds: float) -> None:
+        metrics.observe_prediction(version.name, version.label, seconds, rows)
+        self._tally.add(user_id, username, version.id, version.name, rows)
+
+    @staticmethod
+    def _guarded(version: VersionRef, run: Callable[[], Outputs]) -> Outputs:
+        try:
+            return run()
+        except AppError:
+            raise
+        except Exception as exc:  # the model refused these inputs: the caller's 4xx, not our 500
+            reason = str(exc).splitlines()[0][:300] if str(exc) else ""
+            raise Unprocessable(f"model {version.name!r} version {version.label!r} could not predict these rows: "
+                                f"{type(exc).__name__}: {reason}") from None
+
+    # Deploy -------------------------------------------------------------------------------------
+
+    def prepare(self, version_id: str) -> dict[str, Any]:
+        """Load a version and settle its predictor now (at deploy), so the first request is fast."""
+        return self._models.get(self.version(version_id)).report

@@ -1,0 +1,111 @@
+"""Predictors: the one interface every predict path calls, whatever the model and however it is run.
+
+``NativePredictor`` calls the model as it was fitted, on a DataFrame (always correct, slower).
+``CompiledPredictor`` is an encoder (``encoders.py``) feeding a core: the model's final estimator
+called on a numpy array, or that estimator converted to ONNX and run by onnxruntime. A compiled
+predictor is only used after ``compile.py`` has checked it against the native one.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from modelyard.serving.inputs import coerce, frame_for
+from modelyard.serving.outputs import Outputs, class_labels, run_estimator
+
+
+class NativePredictor:
+    kind = "native"
+
+    def __init__(self, estimator: Any, task: str, classes: list[Any] | None, signature: list[dict[str, Any]]):
+        self.estimator, self.task, self.classes, self.signature = estimator, task, classes, signature
+        names = getattr(estimator, "feature_names_in_", None)
+        self.names = [str(n) for n in names] if names is not None else [f["name"] for f in signature]
+
+    def predict_rows(self, rows: list[dict[str, Any]]) -> Outputs:
+        return self._run(frame_for(rows, self.signature))
+
+    def predict_frame(self, frame: pd.DataFrame) -> Outputs:
+        return self._run(coerce(frame, self.signature))
+
+    def _run(self, frame: pd.DataFrame) -> Outputs:
+        return run_estimator(self.estimator, self.task, self.classes, frame.reindex(columns=self.names))
+
+
+class EstimatorCore:
+    """A fitted estimator (or uploaded-model adapter) called on the encoded array."""
+
+    name = "estimator"
+
+    def __init__(self, estimator: Any, task: str, classes: list[Any] | None):
+        self.estimator, self.task, self.classes = estimator, task, classes
+
+    def __call__(self, X: np.ndarray) -> Outputs:
+        return run_estimator(self.estimator, self.task, self.classes, X)
+
+
+class OnnxCore:
+    """The final estimator converted to ONNX, run by onnxruntime on one thread."""
+
+    name = "onnx"
+
+    def __init__(self, model_bytes: bytes, dtype: Any, task: str, labels: list[Any] | None):
+        import onnxruntime
+
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = options.inter_op_num_threads = 1
+        options.log_severity_level = 4
+        self.session = onnxruntime.InferenceSession(model_bytes, sess_options=options,
+                                                    providers=["CPUExecutionProvider"])
+        self.input = self.session.get_inputs()[0].name
+        outputs = self.session.get_outputs()
+        self.output = outputs[1].name if task == "classification" else outputs[0].name
+        self.dtype, self.task, self.labels = dtype, task, labels
+
+    def __call__(self, X: np.ndarray) -> Outputs:
+        out = self.session.run([self.output], {self.input: np.ascontiguousarray(X, dtype=self.dtype)})[0]
+        if self.task == "regression":
+            return Outputs("regression", values=np.asarray(out, dtype=float).reshape(-1))
+        return Outputs("classification", proba=np.asarray(out, dtype=float), labels=self.labels)
+
+
+class CompiledPredictor:
+    kind = "compiled"
+
+    def __init__(self, encoder: Any, core: Any):
+        self.encoder, self.core = encoder, core
+
+    def predict_rows(self, rows: list[dict[str, Any]]) -> Outputs:
+        return self.core(self.encoder.encode_rows(rows))
+
+    def predict_frame(self, frame: pd.DataFrame) -> Outputs:
+        return self.core(self.encoder.encode_frame(frame))
+
+
+def onnx_core(estimator: Any, width: int, task: str, classes: list[Any] | None) -> OnnxCore:
+    """Convert a scikit-learn estimator reading `width` numbers, in double precision; raises when it cannot.
+
+    Only double-precision graphs are tried: a float32 graph compares float32 inputs with float32 split
+    thresholds, and a value near a threshold then takes the other branch (seen here: LightGBM converted
+    by onnxmltools passed a check sample, then differed by 3.5e-4 on other rows). LightGBM's converter
+    emits float32 only, so LightGBM is served by its own booster instead."""
+    from skl2onnx import convert_sklearn
+    from skl2onnx.common.data_types import DoubleTensorType
+
+    if type(estimator).__module__.startswith("lightgbm"):
+        raise ValueError("LightGBM converts to float32 graphs only, which are not exact; its booster serves")
+    options = {id(estimator): {"zipmap": False}} if task == "classification" else None
+    errors = []
+    for tensor, dtype in [(DoubleTensorType, np.float64)]:
+        try:
+            proto = convert_sklearn(estimator, initial_types=[("X", tensor([None, width]))], options=options,
+                                    target_opset={"": 17, "ai.onnx.ml": 3})
+            labels = None
+            if task == "classification":
+                labels = class_labels(classes, estimator, len(getattr(estimator, "classes_", ())))
+            return OnnxCore(proto.SerializeToString(), dtype, task, labels)
+        except Exception as exc:  # the converter or the runtime refused this estimator
+            errors.append(f"{tensor.__name__}: {type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}")
+    raise ValueError("; ".join(errors))
