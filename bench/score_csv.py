@@ -99,12 +99,12 @@ def run_modelyard(workdir: Path) -> dict:
     from modelyard.auth.models import User
     from modelyard.jobs.models import Job
     from modelyard.jobs.service import JobService
-    from modelyard.registry.models import ModelVersion
 
     ids = json.loads((workdir / "ids.json").read_text())
     runtime = _runtime(workdir)
+    predictions = runtime.predictions
+    predictions.model(predictions.version(ids["version_id"]))  # both sides load the model first
     with runtime.db.session() as session:
-        runtime.models.get(session.get(ModelVersion, ids["version_id"]))  # both sides load the model first
         user = session.get(User, ids["user_id"])
         start = time.perf_counter()
         job = JobService(session, runtime.queue).submit("scoring.predict", owner=user, params={

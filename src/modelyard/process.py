@@ -23,6 +23,16 @@ def limit_math_threads(share: int) -> None:
         os.environ.setdefault(name, threads)
 
 
+class _DeferredQueueHandler(logging.handlers.QueueHandler):
+    """Hands the record to the queue as it is; the listener thread formats it, not the request."""
+
+    def prepare(self, record: logging.LogRecord) -> logging.LogRecord:
+        if record.exc_info and not record.exc_text:  # tracebacks cannot cross threads later
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        record.exc_info = None
+        return record
+
+
 def setup_logging() -> None:
     """Log lines go through a queue so request threads never wait on the terminal (once per process)."""
     root = logging.getLogger()
@@ -34,7 +44,7 @@ def setup_logging() -> None:
     listener = logging.handlers.QueueListener(records, handler)
     listener.start()
     atexit.register(listener.stop)  # flush the last lines (shutdown, a failed start) before exit
-    root.handlers[:] = [logging.handlers.QueueHandler(records)]
+    root.handlers[:] = [_DeferredQueueHandler(records)]
     root.setLevel(os.environ.get("MODELYARD_LOG_LEVEL", "INFO").upper())
 
 

@@ -38,7 +38,7 @@ def owner(runtime):
 
 @pytest.fixture
 def worker(runtime):
-    pool = Worker(runtime, threads=2)
+    pool = Worker(runtime.queue, runtime.settings, threads=2, periodic=runtime.periodic)
     pool.start()
     yield pool
     pool.stop()
@@ -93,7 +93,7 @@ def test_a_queued_job_can_be_cancelled_before_it_runs(runtime, owner):
     job_id = submit(runtime, owner, "test.echo", value=1)
     with runtime.db.session() as session:
         JobService(session, runtime.queue).cancel(job_id, viewer=owner)
-    pool = Worker(runtime, threads=1)
+    pool = Worker(runtime.queue, runtime.settings, threads=1, periodic=runtime.periodic)
     pool.start()
     try:
         time.sleep(1.0)
@@ -117,7 +117,7 @@ def test_a_job_whose_worker_died_is_retried(runtime, owner):
         job = JobService(session, runtime.queue).submit("test.echo", owner=owner, params={"value": 7})
     runtime.queue.huey.flush()  # the message is lost with the worker that had taken it
     _orphan(runtime, job.id, attempts=1)
-    pool = Worker(runtime, threads=1)
+    pool = Worker(runtime.queue, runtime.settings, threads=1, periodic=runtime.periodic)
     pool.start()
     try:
         done = wait_for(runtime, job.id, {"completed", "failed"})
@@ -144,3 +144,27 @@ def test_a_live_job_is_not_reaped(runtime, owner, worker):
     time.sleep(1.5)  # longer than job_stale_seconds: only the heartbeat keeps it alive
     assert runtime.queue.runner.reap_stale() == []
     assert wait_for(runtime, job_id, {"completed", "failed"}).status == "completed"
+
+
+def test_periodic_tasks_run_in_the_worker_and_their_last_run_is_recorded(runtime):
+    from modelyard.jobs.periodic import PeriodicTask, last_runs
+
+    ran = []
+    task = PeriodicTask("test-tick", 0.2, lambda: ran.append(1) or ["a", "b"], first_after=0.0)
+    pool = Worker(runtime.queue, runtime.settings, threads=1, periodic=[task])
+    pool.start()
+    try:
+        deadline = time.monotonic() + 10
+        while len(ran) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        pool.stop()
+    assert len(ran) >= 2, "a periodic task every 0.2 s ran fewer than twice in 10 s"
+    last = last_runs(runtime.db)["test-tick"]
+    assert (last["status"], last["detail"]) == ("ok", "2 item(s)")
+    assert last["finished_at"] >= last["started_at"]
+
+
+def test_every_worker_gets_the_retention_task_from_the_composition_root(runtime):
+    assert [t.name for t in runtime.periodic] == ["retention"]
+    assert runtime.periodic[0].every == 3600.0

@@ -1,6 +1,7 @@
 """Pure ASGI middleware: request ids, access log, security headers, body size limits."""
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import re
@@ -30,6 +31,15 @@ def loggable_target(path: str, query: str) -> str:
     return f"{path}?{urlencode(pairs)}"
 
 
+_PROCESS_TAG = secrets.token_hex(4)
+_request_numbers = itertools.count(1)
+
+
+def next_request_id() -> str:
+    """Unique across processes and hosts (a random tag per process) without a system call per request."""
+    return f"req_{_PROCESS_TAG}{next(_request_numbers):08x}"
+
+
 class RequestContextMiddleware:
     """Gives every request an id (echoed as X-Request-ID), logs it once, adds security headers."""
 
@@ -41,7 +51,7 @@ class RequestContextMiddleware:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         inbound = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
-        rid = inbound if _RID.match(inbound) else f"req_{secrets.token_hex(8)}"
+        rid = inbound if _RID.match(inbound) else next_request_id()
         scope.setdefault("state", {})["request_id"] = rid
         started = time.perf_counter()
         status_holder = {"status": 500}

@@ -1,7 +1,8 @@
 """Build the fastest faithful predictor for a model, and say why it is the one used.
 
-Candidates, fastest first: an encoder feeding the final estimator converted to ONNX; the same encoder
-feeding the estimator itself on a numpy array; the native pipeline on a DataFrame. Each compiled
+Candidates, fastest first: an encoder feeding the final estimator converted to ONNX (double precision
+only); for LightGBM, the encoder feeding its booster directly; the encoder feeding the estimator itself
+on a numpy array; the native pipeline on a DataFrame. Each compiled
 candidate is checked against the native predictor on a sample (the version's training data when it is
 still there, else rows generated from the signature, plus a row of missing values and a row of unseen
 categories), through both the online (JSON rows) and the batch (CSV text) paths: the largest absolute
@@ -22,7 +23,7 @@ import pandas as pd
 from modelyard.serving.encoders import UNSEEN, ArrayEncoder, NotCompilable, TrainedEncoder
 from modelyard.serving.inputs import NUMERIC, coerce
 from modelyard.serving.outputs import Outputs
-from modelyard.serving.predictors import CompiledPredictor, EstimatorCore, NativePredictor, onnx_core
+from modelyard.serving.predictors import BoosterCore, CompiledPredictor, EstimatorCore, NativePredictor, onnx_core
 
 log = logging.getLogger("modelyard.serving")
 TOLERANCE = 1e-5
@@ -52,8 +53,11 @@ def _candidates(estimator: Any, signature: list[dict[str, Any]], task: str,
         notes.append(f"trained-pipeline encoder: {exc}")
     if encoder is not None:
         model = serving_copy(model)
-        return [("trained-pipeline", "onnx", lambda: CompiledPredictor(encoder, onnx_core(model, encoder.width, task, classes))),
-                ("trained-pipeline", "estimator", lambda: CompiledPredictor(encoder, EstimatorCore(model, task, classes)))], notes
+        found = [("trained-pipeline", "onnx", lambda: CompiledPredictor(encoder, onnx_core(model, encoder.width, task, classes)))]
+        if hasattr(model, "booster_"):  # LightGBM
+            found.append(("trained-pipeline", "booster", lambda: CompiledPredictor(encoder, BoosterCore(model, task, classes))))
+        found.append(("trained-pipeline", "estimator", lambda: CompiledPredictor(encoder, EstimatorCore(model, task, classes))))
+        return found, notes
     found_names = getattr(estimator, "feature_names_in_", None)
     names = [str(n) for n in (found_names if found_names is not None else [f["name"] for f in signature])]
     array = ArrayEncoder(names, signature)

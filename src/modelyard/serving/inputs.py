@@ -120,9 +120,12 @@ def numbers(values):
 
     if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
         return values.astype("float64")
-    text = values.astype(object).where(values.notna(), None)
-    cleaned = text.map(lambda v: v.replace(",", "") if isinstance(v, str) else v)
-    return pd.to_numeric(cleaned, errors="coerce").astype("float64")
+    out = pd.to_numeric(values, errors="coerce").astype("float64")
+    retry = out.isna().to_numpy() & values.notna().to_numpy()
+    if retry.any():  # only cells that did not parse: "1,234" is a number, "n/a" stays missing
+        cleaned = values[retry].astype(str).str.replace(",", "", regex=False)
+        out[retry] = pd.to_numeric(cleaned, errors="coerce").astype("float64").to_numpy()
+    return out
 
 
 def coerce(frame, signature: list[dict[str, Any]]):

@@ -46,6 +46,25 @@ class EstimatorCore:
         return run_estimator(self.estimator, self.task, self.classes, X)
 
 
+class BoosterCore:
+    """A LightGBM model called through its booster: the scikit-learn wrapper's input checks cost ~10x
+    the prediction itself for one row (measured here: 2.0 ms against 0.19 ms)."""
+
+    name = "booster"
+
+    def __init__(self, estimator: Any, task: str, classes: list[Any] | None):
+        self.booster = estimator.booster_
+        self.task = task
+        self.labels = class_labels(classes, estimator, len(estimator.classes_)) if task == "classification" else None
+
+    def __call__(self, X: np.ndarray) -> Outputs:
+        out = np.asarray(self.booster.predict(X, num_threads=1), dtype=float)
+        if self.task == "regression":
+            return Outputs("regression", values=out.reshape(-1))
+        proba = np.column_stack([1.0 - out, out]) if out.ndim == 1 else out
+        return Outputs("classification", proba=proba, labels=self.labels)
+
+
 class OnnxCore:
     """The final estimator converted to ONNX, run by onnxruntime on one thread."""
 
