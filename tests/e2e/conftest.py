@@ -9,7 +9,7 @@ tests/conftest.py: when unreachable they skip locally and fail when CI=true.
 from __future__ import annotations
 
 import secrets
-from typing import Iterator
+from typing import Callable, Iterator
 
 import pytest
 
@@ -85,3 +85,41 @@ def queue_name(redis_server) -> Iterator[str]:
                 client.delete(*keys)
         finally:
             client.close()
+
+
+# --- the scaled shape ----------------------------------------------------------------------------
+
+ADMIN_PASSWORD = "scaled-admin-password-1"
+SECRET_KEY = "e2e-shared-secret-key-0123456789abcdef"
+
+Env = Callable[..., dict[str, str]]
+
+
+
+@pytest.fixture
+def scaled_env(tmp_path, pg_database, redis_server, s3_endpoint, queue_name) -> Env:
+    """`scaled_env(name, **overrides)`: the environment of one API or worker process of this test."""
+    bucket = f"modelyard-e2e-{secrets.token_hex(4)}"
+
+    def make(name: str, **overrides: str) -> dict[str, str]:
+        env = {
+            "MODELYARD_HOME": str(tmp_path / f"home-{name}"),  # nothing may be shared through a folder
+            "MODELYARD_DATABASE_URL": pg_database,
+            "MODELYARD_QUEUE_URL": redis_server,
+            "MODELYARD_QUEUE_NAME": queue_name,
+            "MODELYARD_REDIS_URL": redis_server,
+            "MODELYARD_BLOB_URL": f"s3://{bucket}/e2e",
+            "MODELYARD_S3_ENDPOINT_URL": s3_endpoint,
+            "MODELYARD_S3_ACCESS_KEY_ID": "test",
+            "MODELYARD_S3_SECRET_ACCESS_KEY": "test",
+            "MODELYARD_SECRET_KEY": SECRET_KEY,
+            "MODELYARD_ADMIN_PASSWORD": ADMIN_PASSWORD,
+            "MODELYARD_EMBEDDED_WORKER": "false",
+            # Rate-limit counters live in the shared Redis keyed by user id (the admin is id 1 in every
+            # fresh database), so repeated runs would add up; job polling must never hit that limit here.
+            "MODELYARD_RATE_LIMIT_TOKEN": "1000000/hour",
+        }
+        env.update({f"MODELYARD_{k.upper()}": str(v) for k, v in overrides.items()})
+        return env
+
+    return make

@@ -154,7 +154,7 @@ class Launcher:
         args = ["serve", "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)]
         server = self._spawn(name, args, env, port)
         if wait:
-            wait_healthy(server)
+            wait_healthy(server, timeout=HEALTH_TIMEOUT * workers)  # each process imports and loads alone
         return server
 
     def worker(self, env: dict[str, str], *, name: str = "worker", wait: bool = True) -> ModelyardProcess:
