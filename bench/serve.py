@@ -28,7 +28,8 @@ What it does, one system at a time (each measured alone, servers stopped in betw
 
 It prints one Markdown table (system, model, concurrency, req/s, p50 and p99 in ms, errors, RSS MB,
 req/s as a multiple of MLflow's at the same concurrency), the 100-row line and issue 9's targets, each
-met or not met. req/s counts 2xx answers only; errors are non-2xx answers plus socket errors.
+met or not met. The header names each system's version and the machine's load average before its run:
+figures taken while other work ran on the machine are not comparable. req/s counts 2xx answers only; errors are non-2xx answers plus socket errors.
 `--json PATH` also writes every figure.
 """
 from __future__ import annotations
@@ -507,9 +508,10 @@ def run_all(args: argparse.Namespace, workdir: Path) -> dict:
     ctx = Context(args, workdir, csv, request_rows(frame, BATCH_ROWS))
     results = {}
     for name in args.systems:
-        print(f"{name} ...", flush=True)
+        load = os.getloadavg()[0]  # other work on the machine skews the figures: say how busy it was
+        print(f"{name} ... (1-min load average {load:.1f})", flush=True)
         try:
-            results[name] = RUNNERS[name](ctx)
+            results[name] = {**RUNNERS[name](ctx), "load_before": load}
         except Exception as exc:  # one system failing still leaves the others' figures
             print(f"  {name} failed: {exc}", flush=True)
             results[name] = {"error": str(exc)}
@@ -523,7 +525,7 @@ def print_header(args: argparse.Namespace, results: dict) -> None:
           f"{(wrk.stdout or wrk.stderr).split(' [')[0].strip()}, wrk -t1, {args.seconds:g} s per level")
     for name, result in results.items():
         if "version" in result:
-            print(f"- {name}: {result['version']}")
+            print(f"- {name}: {result['version']} (1-min load average before its run: {result['load_before']:.1f})")
 
 
 def _interrupted(signum, frame) -> None:
