@@ -47,7 +47,7 @@ def _candidates(estimator: Any, signature: list[dict[str, Any]], task: str,
 
     notes: list[str] = []
     try:
-        encoder, model = TrainedEncoder.of(estimator)
+        encoder, model = TrainedEncoder.of(estimator, signature)
     except NotCompilable as exc:
         encoder = None
         notes.append(f"trained-pipeline encoder: {exc}")

@@ -25,12 +25,13 @@ class NotCompilable(Exception):
 
 
 class _Numeric:
-    def __init__(self, columns: list[str], fill: np.ndarray, offset: int):
-        self.columns, self.fill, self.offset, self.width = columns, np.asarray(fill, dtype=np.float64), offset, len(columns)
+    def __init__(self, columns: list[str], kinds: list[str], fill: np.ndarray, offset: int):
+        self.columns, self.kinds, self.offset, self.width = columns, kinds, offset, len(columns)
+        self.fill = np.asarray(fill, dtype=np.float64)
 
     def rows(self, rows: list[dict], out: np.ndarray, bad: BadValues) -> None:
-        for j, name in enumerate(self.columns):
-            out[:, self.offset + j] = column_values(rows, name, "number", bad)
+        for j, (name, kind) in enumerate(zip(self.columns, self.kinds)):
+            out[:, self.offset + j] = column_values(rows, name, kind, bad)
         self._fill(out)
 
     def frame(self, frame: pd.DataFrame, out: np.ndarray) -> None:
@@ -131,7 +132,7 @@ class TrainedEncoder:
         return out
 
     @classmethod
-    def of(cls, pipeline: Any) -> tuple["TrainedEncoder", Any]:
+    def of(cls, pipeline: Any, signature: list[dict[str, Any]]) -> tuple["TrainedEncoder", Any]:
         """(encoder, the pipeline's final estimator) for a pipeline the trainer made; NotCompilable otherwise."""
         from sklearn.compose import ColumnTransformer
         from sklearn.pipeline import Pipeline
@@ -143,12 +144,13 @@ class TrainedEncoder:
         if not isinstance(prep, ColumnTransformer) or not (scaler == "passthrough" or isinstance(scaler, StandardScaler)):
             raise NotCompilable("unexpected preprocessing steps")
         branches, offset = [], 0
+        kinds = {f["name"]: f.get("type", "number") for f in signature}
         for name, transformer, columns in prep.transformers_:
             if name == "remainder":
                 if transformer != "drop" and len(columns):
                     raise NotCompilable("the column transformer passes columns through")
                 continue
-            branch = _branch(name, transformer, list(columns), offset)
+            branch = _branch(name, transformer, list(columns), offset, kinds)
             branches.append(branch)
             offset += branch.width
         mean = scale = None
@@ -158,13 +160,13 @@ class TrainedEncoder:
         return cls(list(pipeline.feature_names_in_), branches, offset, mean, scale), pipeline.named_steps["model"]
 
 
-def _branch(name: str, transformer: Any, columns: list[str], offset: int) -> Any:
+def _branch(name: str, transformer: Any, columns: list[str], offset: int, kinds: dict[str, str]) -> Any:
     from modelyard.training import features
 
     steps = dict(transformer.steps) if hasattr(transformer, "steps") else {}
     first = getattr(steps.get("coerce") or steps.get("text") or steps.get("parts"), "func", None)
     if name == "numeric" and first is features.to_numbers and list(steps) == ["coerce", "impute"]:
-        return _Numeric(columns, steps["impute"].statistics_, offset)
+        return _Numeric(columns, [kinds.get(c, "number") for c in columns], steps["impute"].statistics_, offset)
     if name == "categorical" and first is features.to_categories and list(steps) == ["text", "impute", "onehot"]:
         return _categorical(columns, steps["impute"], steps["onehot"], offset)
     if name == "datetime" and first is features.to_date_parts:

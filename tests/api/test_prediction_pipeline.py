@@ -1,0 +1,108 @@
+"""One prediction pipeline: every predict route records the same metrics and activity, the compiled
+predictor is reported on the version, and bad input gets the same clear 4xx on the fast (cached) path."""
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from tests.api.test_model_registry import feature_table, upload
+from tests.support.datasets import buyers, to_csv
+from tests.support.registry_models import FEATURES, customers, lightgbm_text
+
+ROW = {"spend": 120.5, "visits": 4, "tenure": 2.5}
+
+
+def predictions_counted(client, name: str) -> float:
+    text = client.get("/metrics").text
+    found = re.search(rf'^modelyard_predictions_total\{{model="{name}",version="1"\}} (\S+)$', text, re.M)
+    return float(found.group(1)) if found else 0.0
+
+
+def prediction_rows(client, account, model_id: str) -> int:
+    body = client.get("/api/activity", params={"type": "prediction", "limit": 1000}, headers=account.headers).json()
+    return sum(a["details"]["rows"] for a in body["activities"] if a["details"].get("model_id") == model_id)
+
+
+@pytest.fixture
+def served(client, accounts):
+    """A LightGBM model uploaded by the admin, deployed, linked to a feature table, active for scoring."""
+    admin = accounts["admin"]
+    frame = customers(60)
+    feature_table(client, admin, frame.drop(columns=["amount"]))
+    body = upload(client, admin, lightgbm_text(frame), name="scorer", filename="model.txt", deployment="True",
+                  feature_table="customers")
+    assert client.put("/api/scoring/active-model", json={"model": "scorer"}, headers=admin.headers).status_code == 200
+    return body["model_version_id"]
+
+
+def test_every_predict_route_records_the_same_metrics_and_activity(client, accounts, served):
+    admin = accounts["admin"]
+
+    def one_prediction(route: str) -> None:
+        if route == "predict":
+            response = client.post("/api/predict/scorer", json={"data": [ROW]}, headers=admin.headers)
+        elif route == "inference":
+            response = client.get("/inference", params={"model_name": "scorer", "customer_id": 3,
+                                                        "purchase_date_id": "2024-01-03"}, headers=admin.headers)
+        else:
+            up = client.post("/upload", files={"file": ("one.csv", to_csv(customers(1)[FEATURES]), "text/csv")},
+                             headers=admin.headers).json()
+            assert client.post("/validate", json={"upload_id": up["upload_id"]}, headers=admin.headers).status_code == 200
+            response = client.post("/predict", json={"upload_id": up["upload_id"]}, headers=admin.headers)
+            assert response.json()["status"] == "completed", response.text
+        assert response.status_code == 200, f"{route}: {response.text}"
+
+    for route in ("predict", "inference", "scoring job"):
+        counted, rows = predictions_counted(client, "scorer"), prediction_rows(client, admin, served)
+        one_prediction(route)
+        assert predictions_counted(client, "scorer") == counted + 1, f"{route} did not count one prediction"
+        assert prediction_rows(client, admin, served) == rows + 1, f"{route} did not record one row of activity"
+
+
+def test_a_deployed_version_shows_which_predictor_serves_it_and_why(client, accounts, served):
+    detail = client.get(f"/api/models/{served}", headers=accounts["admin"].headers).json()
+    serving = detail["serving"]
+    assert serving["predictor"] == "compiled" and serving["encoder"] == "array"
+    assert serving["max_abs_diff"] <= 1e-5 and serving["labels_identical"] is True
+    assert serving["checked_rows"] > 100 and serving["tried"]
+
+
+@pytest.fixture
+def trained(client, accounts):
+    """A model trained on buyers (numbers and a category), deployed, and warmed by one prediction."""
+    user = accounts["user"]
+    file_id = client.post("/api/upload", files={"file": ("b.csv", to_csv(buyers(300)), "text/csv")},
+                          headers=user.headers).json()["file_id"]
+    job = client.post("/api/train", json={"file_id": file_id, "name": "buyers", "training_params": {
+        "target": "will_buy", "max_training_time": 20}}, headers=user.headers).json()
+    model_id = client.get(f"/api/training/{job['job_id']}", headers=user.headers).json()["model_id"]
+    assert client.post(f"/api/models/{model_id}/deploy", headers=user.headers).status_code == 200
+    good = {"age": 40, "income": 90000, "region": "north", "purchases": 2}
+    assert client.post("/api/predict/buyers", json={"data": [good]}, headers=user.headers).status_code == 200
+    return user, good
+
+
+BAD = [
+    pytest.param(lambda good: [{k: v for k, v in good.items() if k != "income"}], "missing column(s): income",
+                 id="missing-column"),
+    pytest.param(lambda good: [good, {**good, "age": "forty"}],
+                 "column 'age' expects an integer, got 'forty' (row 2 of the data)", id="wrong-type"),
+    pytest.param(lambda good: [good] * 10_001, "at most 10000 rows per request", id="10001-rows"),
+]
+
+
+@pytest.mark.parametrize(("rows", "message"), BAD)
+def test_bad_input_on_the_warm_fast_path_gets_a_clear_422(client, trained, rows, message):
+    user, good = trained
+    response = client.post("/api/predict/buyers", json={"data": rows(good)}, headers=user.headers)
+    assert response.status_code == 422, response.text
+    assert message in response.json()["message"]
+
+
+def test_an_unknown_category_is_predicted_not_refused(client, trained):
+    user, good = trained
+    response = client.post("/api/predict/buyers", json={"data": [{**good, "region": "atlantis"}]},
+                           headers=user.headers)
+    assert response.status_code == 200, response.text
+    assert response.json()["predictions"][0]["prediction"] in ("yes", "no")
