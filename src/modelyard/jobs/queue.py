@@ -9,7 +9,10 @@ from typing import TYPE_CHECKING
 from huey import RedisHuey, SqliteHuey
 from huey.consumer import Consumer
 
+from modelyard.errors import ServiceUnavailable
+from modelyard.jobs.backoff import QueueOutage, patient
 from modelyard.jobs.runner import Runner
+from modelyard.jobs.workers import WorkerHeartbeat
 
 if TYPE_CHECKING:
     from modelyard.runtime import Runtime
@@ -33,7 +36,11 @@ class JobQueue:
         self._task = self.huey.task(name=TASK_NAME)(self.runner.run)
 
     def enqueue(self, job_id: str) -> None:
-        self._task(job_id)
+        try:
+            self._task(job_id)
+        except Exception as exc:  # Redis down: a 503 naming the part, not a 500
+            raise ServiceUnavailable(f"the job queue (MODELYARD_QUEUE_URL) is unreachable: {type(exc).__name__}; "
+                                     "try again when it is back") from exc
 
     def pending(self) -> int:
         return self.huey.pending_count()
@@ -51,8 +58,12 @@ class Worker:
 
     def __init__(self, runtime: "Runtime", *, threads: int):
         self.runtime = runtime
-        self.consumer = _QuietConsumer(runtime.queue.huey, workers=threads, worker_type="thread",
-                                       periodic=False, max_delay=1.0, check_worker_health=False)
+        settings = runtime.settings
+        consumer = patient(_QuietConsumer, QueueOutage(describe=f"the job queue ({settings.queue_name})"))
+        self.consumer = consumer(runtime.queue.huey, workers=threads, worker_type="thread",
+                                 periodic=False, max_delay=1.0, check_worker_health=False)
+        kind = "embedded" if settings.is_embedded_queue else "worker"
+        self.heartbeat = WorkerHeartbeat(runtime.db, kind=kind, queue_name=settings.queue_name, threads=threads)
         self._stop = threading.Event()
         self._reaper = threading.Thread(target=self._reap_loop, name="modelyard-reaper", daemon=True)
 
@@ -63,6 +74,10 @@ class Worker:
     def stop(self) -> None:
         self._stop.set()
         self.consumer.stop(graceful=False)
+        try:
+            self.heartbeat.stop()
+        except Exception:
+            log.warning("could not remove this worker's heartbeat row", exc_info=True)
 
     def _reap_loop(self) -> None:
         from modelyard.data.retention import cleanup
@@ -70,6 +85,10 @@ class Worker:
         interval = max(1.0, min(self.runtime.settings.job_stale_seconds / 3, 30.0))
         next_cleanup = time.monotonic() + 60
         while True:
+            try:
+                self.heartbeat.beat()  # jobs/workers.py: /api/status counts live consumers by it
+            except Exception as exc:
+                log.warning("worker heartbeat failed: %s", exc)
             try:
                 self.runtime.queue.runner.reap_stale()
             except Exception:
