@@ -112,6 +112,13 @@ class AuthService:
             raise NotFound("user", username)
         return user
 
+    def find_by_username(self, username: str) -> User | None:
+        return self._session.scalar(select(User).where(User.username == username))
+
+    def unlock(self, username: str) -> int:
+        """Lift an account's login throttling (auth/throttle.py); the count of failures forgiven."""
+        return self.throttle.unlock(username)
+
     def list_users(self) -> list[User]:
         return list(self._session.scalars(select(User).order_by(User.id)))
 
