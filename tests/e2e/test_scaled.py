@@ -11,6 +11,7 @@ from typing import Callable
 import httpx
 import pytest
 
+from tests.support.servers import create_bucket
 from tests.e2e.processes import TERMINAL, Launcher, ModelyardProcess, bearer, hostname, login, wait_for_job
 
 pytestmark = pytest.mark.slow
@@ -25,7 +26,7 @@ Env = Callable[..., dict[str, str]]
 @pytest.fixture
 def scaled_env(tmp_path, pg_database, redis_server, s3_endpoint, queue_name) -> Env:
     """`scaled_env(name, **overrides)`: the environment of one API or worker process of this test."""
-    bucket = f"modelyard-e2e-{secrets.token_hex(4)}"
+    bucket = create_bucket(s3_endpoint, f"modelyard-e2e-{secrets.token_hex(4)}")
 
     def make(name: str, **overrides: str) -> dict[str, str]:
         env = {

@@ -57,3 +57,13 @@ def stop(proc: subprocess.Popen, timeout: float = 10.0) -> None:
 def _tail(log, size: int = 4000) -> str:
     log.seek(0)
     return log.read().decode(errors="replace")[-size:]
+
+
+def create_bucket(endpoint: str, name: str) -> str:
+    """Create an S3 bucket on the test server, as an operator would before starting modelyard
+    (modelyard creates a missing bucket only with MODELYARD_S3_CREATE_BUCKET=true)."""
+    import boto3
+
+    boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="test",
+                 aws_secret_access_key="test").create_bucket(Bucket=name)
+    return name
