@@ -39,8 +39,8 @@ def bootstrap(runtime: Runtime) -> None:
               "`modelyard users reset-password`.", file=sys.stderr, flush=True)
     elif admin.password_ignored:
         state = f"{name} exists" if admin.exists else f"users exist but not {name}"
-        log.warning("%s; MODELYARD_ADMIN_PASSWORD not applied (it only sets the first account's password); "
-                    "use `modelyard users reset-password %s`", state, name)
+        log.warning("%s; MODELYARD_ADMIN_PASSWORD not applied; use `modelyard users reset-password %s` "
+                    "(the variable only sets the password of the first account)", state, name)
 
 
 def create_app(settings: Settings | None = None, *, run_worker: bool | None = None,
