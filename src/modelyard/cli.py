@@ -123,8 +123,6 @@ def worker(threads: Annotated[Optional[int], typer.Option(help="job threads (def
 @app.command()
 def migrate() -> None:
     """Bring the database schema to the newest version."""
-    from modelyard.db import Database
-
     settings = _settings()
     _announce_home(settings)
     _prepared_database(settings).dispose()
