@@ -129,3 +129,34 @@ def test_a_missing_blob_folder_is_reported_unhealthy(client, app):
     assert body.status_code == 503
     assert body.json()["checks"]["blob_store"]["status"] == "unhealthy"
     assert "the blob store (MODELYARD_BLOB_URL)" in body.json()["message"]
+
+
+def test_with_the_database_gone_health_and_requests_answer_503_naming_it(postgres_server, tmp_path):
+    from fastapi.testclient import TestClient
+
+    from modelyard.app import create_app
+    from modelyard.config import Settings
+    from tests.conftest import create_pg_database, drop_pg_database
+
+    url = create_pg_database(postgres_server)
+    settings = Settings(_env_file=None, home=tmp_path / "home", database_url=url, admin_password="admin-password-1",
+                        secret_key="test-secret-key-0123456789abcdef")
+    try:
+        with TestClient(create_app(settings, immediate_jobs=True)) as client:
+            token = client.post("/api/auth/login", json={"username": "admin", "password": "admin-password-1"})
+            headers = {"Authorization": f"Bearer {token.json()['access_token']}"}
+            drop_pg_database(url, postgres_server)
+
+            health = client.get("/health")
+            jobs = client.get("/api/jobs", headers=headers)
+            login = client.post("/api/auth/login", json={"username": "admin", "password": "admin-password-1"})
+    finally:
+        drop_pg_database(url, postgres_server)
+
+    assert health.status_code == 503
+    assert health.json()["checks"]["database"]["status"] == "unhealthy"
+    assert "the database (MODELYARD_DATABASE_URL) is unreachable" in health.json()["message"]
+    for response in (jobs, login):
+        assert response.status_code == 503, response.text
+        assert response.json()["code"] == "SERVICE_UNAVAILABLE"
+        assert "the database (MODELYARD_DATABASE_URL) is unavailable" in response.json()["message"]
