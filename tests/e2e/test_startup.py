@@ -173,3 +173,17 @@ def test_no_warning_when_the_given_admin_password_is_the_admins(launch: Launcher
 
     assert "not applied" not in again.log()
     assert "modelyard 0.1.0 serve" in again.log()
+
+
+def test_an_unreachable_s3_endpoint_is_one_line_naming_the_settings(tmp_path):
+    env = {"MODELYARD_HOME": str(tmp_path / "home"), "MODELYARD_BLOB_URL": "s3://models/prod",
+           "MODELYARD_S3_ENDPOINT_URL": f"http://127.0.0.1:{free_port()}", "MODELYARD_S3_ACCESS_KEY_ID": "test",
+           "MODELYARD_S3_SECRET_ACCESS_KEY": "test"}
+
+    result = run_modelyard(["serve", "--port", str(free_port())], env, tmp_path, timeout=120)
+
+    assert result.returncode == 1, result.stderr
+    lines = lines_of(result)
+    assert len(lines) == 1, "\n".join(lines)
+    assert "cannot reach the S3 store of MODELYARD_BLOB_URL (s3://models/prod)" in lines[0]
+    assert "MODELYARD_S3_ENDPOINT_URL" in lines[0]

@@ -52,9 +52,15 @@ def open_blob_store(settings: Settings) -> BlobStore:
             access_key_id=settings.s3_access_key_id or None,
             secret_access_key=settings.s3_secret_access_key or None,
         )
-        if settings.s3_create_bucket:
+        try:
+            exists = store.bucket_exists()
+        except BlobStoreError as exc:
+            where = settings.s3_endpoint_url or "AWS S3"
+            raise Misconfigured(f"cannot reach the S3 store of MODELYARD_BLOB_URL ({url}) at {where} "
+                                f"({exc.message}); check MODELYARD_S3_ENDPOINT_URL and the credentials") from exc
+        if settings.s3_create_bucket and not exists:
             store.ensure_bucket()
-        elif not store.bucket_exists():
+        elif not exists:
             raise Misconfigured(
                 f"the S3 bucket {parts.netloc!r} of MODELYARD_BLOB_URL ({url}) does not exist; create it, "
                 "correct the name, or set MODELYARD_S3_CREATE_BUCKET=true to have modelyard create it")
