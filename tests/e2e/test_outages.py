@@ -44,7 +44,8 @@ def test_a_worker_waits_for_its_queue_with_one_line_per_attempt_and_backs_off_ag
     port = free_port()
     worker = launch.worker(queue_env(tmp_path / "home", f"redis://127.0.0.1:{port}/0"), wait=False)
 
-    time.sleep(8)  # attempts at about 0, 1, 3 and 7 s
+    worker.wait_for_log("is unreachable", 30, "the first attempt")  # after imports and migrations
+    time.sleep(7.5)  # attempts at about 0, 1, 3 and 7 s after the first
     assert worker.alive(), worker.describe_with_log()
     waiting = outage_lines(worker)
     assert 3 <= len(waiting) <= 5, "\n".join(waiting)
