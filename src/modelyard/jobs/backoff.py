@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import re
+import sys
 import threading
 import time
 
@@ -84,9 +85,14 @@ class PatientWorker(Worker):
 
 
 class PatientScheduler(Scheduler):
-    """Huey's scheduler, which probes the queue first and waits its turn while it is unreachable."""
+    """Huey's scheduler, which probes the queue first and waits its turn while it is unreachable.
+    The queue can still go away between the probe and the read: the scheduler's logger then reports
+    a connection error through the outage (one line) instead of as a traceback."""
 
     outage: QueueOutage
+
+    def create_logger(self):
+        return _OutageLogger(super().create_logger(), self.outage)
 
     def loop(self, now=None):
         if not self.outage.wait_turn(self.stop_flag):
@@ -98,6 +104,35 @@ class PatientScheduler(Scheduler):
             self.stop_flag.wait(self.interval)
             return
         super().loop(now)
+
+
+class _OutageLogger:
+    """A logger whose `exception()` reports queue connection errors through the outage, as one line;
+    anything else is logged as before."""
+
+    def __init__(self, logger: logging.Logger, outage: QueueOutage):
+        self._logger = logger
+        self._outage = outage
+
+    def exception(self, msg, *args, **kwargs) -> None:
+        exc = sys.exc_info()[1]
+        if exc is not None and _is_connection_error(exc):
+            self._outage.failed(exc)
+        else:
+            self._logger.exception(msg, *args, **kwargs)
+
+    def __getattr__(self, name):
+        return getattr(self._logger, name)
+
+
+def _is_connection_error(exc: BaseException) -> bool:
+    import sqlite3
+
+    from redis.exceptions import ConnectionError as RedisConnectionError
+    from redis.exceptions import TimeoutError as RedisTimeoutError
+
+    return isinstance(exc, (RedisConnectionError, RedisTimeoutError, ConnectionError, TimeoutError,
+                            sqlite3.OperationalError))
 
 
 def patient(consumer_cls: type, outage: QueueOutage) -> type:
