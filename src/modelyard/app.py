@@ -12,7 +12,7 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from modelyard import __version__, process
-from modelyard.api import admin, auth, blobs, csv_scoring, errors, jobs, live, mlops_dashboard, system
+from modelyard.api import admin, auth, blobs, csv_scoring, docs, errors, jobs, live, mlops_dashboard, system
 from modelyard.api import labeling
 from modelyard.api import model_registry
 from modelyard.api.metrics_middleware import MetricsMiddleware
@@ -32,11 +32,16 @@ def bootstrap(runtime: Runtime) -> None:
     settings = runtime.settings
     with runtime.db.session() as session:
         service = AuthService(session, secret="", token_ttl=60, limiter=runtime.limiter)
-        generated = service.ensure_admin(settings.admin_username, settings.admin_password or None)
-    if generated:
-        print(f"modelyard: created user '{settings.admin_username}' with password: {generated}\n"
+        admin = service.ensure_admin(settings.admin_username, settings.admin_password or None)
+    name = settings.admin_username
+    if admin.generated_password:
+        print(f"modelyard: created user '{name}' with password: {admin.generated_password}\n"
               "modelyard: this password is shown only once; change it with "
               "`modelyard users reset-password`.", file=sys.stderr, flush=True)
+    elif admin.password_ignored:
+        state = f"{name} exists" if admin.exists else f"users exist but not {name}"
+        log.warning("%s; MODELYARD_ADMIN_PASSWORD not applied; use `modelyard users reset-password %s` "
+                    "(the variable only sets the password of the first account)", state, name)
 
 
 def bootstrap_once(settings: Settings) -> None:
@@ -98,13 +103,14 @@ def create_app(settings: Settings | None = None, *, run_worker: bool | None = No
                 lock.close()  # releases the flock: another process of this folder may run jobs now
             runtime.close()
 
-    app = FastAPI(title="modelyard", version=__version__, lifespan=lifespan,
+    app = FastAPI(title="modelyard", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None,
                   description="From a CSV to a versioned, deployed, monitored model behind an authenticated API.")
     app.state.runtime = runtime
     app.state.latency = LatencyWindow()
     app.state.ws_connections = live.Connections()
 
     errors.install(app)
+    docs.install(app)  # /, /docs and /redoc from files shipped in the package (no CDN)
     for router in (system.public, auth.public, blobs.router, system.private, auth.private, jobs.router,
                    admin.router, mlops_dashboard.router, csv_scoring.router, labeling.router, live.router,
                    model_registry.public, model_registry.router):

@@ -19,9 +19,30 @@ app.add_typer(users, name="users")
 
 
 def _settings():
-    from modelyard.config import Settings
+    """Settings from the environment; an invalid one is one line naming it and its fix, exit 2."""
+    from pydantic import ValidationError
 
-    return Settings()
+    from modelyard.config import Settings
+    from modelyard.ops.startup import settings_error_lines
+
+    try:
+        return Settings()
+    except ValidationError as exc:
+        for line in settings_error_lines(exc):
+            typer.echo(line, err=True)
+        raise SystemExit(2) from None
+
+
+def _announce_home(settings) -> None:
+    """CLI commands say which data folder and database they use (on stderr), and when they create it."""
+    from modelyard.ops.startup import mask_url
+
+    home = settings.home.expanduser().resolve()
+    new = not home.exists() and not settings.database_url
+    where = f"database {mask_url(settings.database_url)}" if settings.database_url else "SQLite database"
+    note = " (created now: no data folder was there; set MODELYARD_HOME or run from the folder you meant)" \
+        if new else ""
+    typer.echo(f"modelyard: using data folder {home}{note}, {where}", err=True)
 
 
 def default_workers() -> int:
@@ -44,13 +65,22 @@ def serve(host: Annotated[str, typer.Option(help="address to bind")] = "127.0.0.
     import uvicorn
 
     from modelyard.app import bootstrap_once, create_app
+    from modelyard.ops import startup
 
+    startup.check_database(settings)  # a missing database or server: one line, exit 1
     options = dict(host=host, port=port, access_log=False, log_config=None, loop="uvloop", http="httptools",
                    proxy_headers=True)
+    summary = startup.summary_lines(settings, command="serve", jobs_here=settings.runs_embedded_worker,
+                                    threads=settings.worker_threads, host=host, port=port)
+    summary.append(f"API processes: {count}" + (" (jobs run in one of them)" if count > 1 and
+                                                 settings.runs_embedded_worker else ""))
     if count == 1:
-        uvicorn.run(create_app(settings), **options)
+        application = create_app(settings)
+        startup.log_summary(summary)
+        uvicorn.run(application, **options)
         return
     bootstrap_once(settings)  # migrations and the first admin, before the processes start
+    startup.log_summary(summary)
     uvicorn.run("modelyard.app:from_environment", factory=True, workers=count, **options)
 
 
@@ -60,15 +90,23 @@ def worker(threads: Annotated[Optional[int], typer.Option(help="job threads (def
     process.limit_math_threads(os.cpu_count() or 1)  # training jobs may use every core
     process.setup_logging()
     from modelyard.jobs.queue import Worker
+    from modelyard.ops import startup
     from modelyard.runtime import Runtime
 
     settings = _settings()
+    startup.check_database(settings)
     runtime = Runtime(settings)
     runtime.db.migrate()
     done = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: done.set())
-    pool = Worker(runtime.queue, settings, threads=threads or settings.worker_threads, periodic=runtime.periodic)
+    threads = threads or settings.worker_threads
+    startup.log_summary(startup.summary_lines(settings, command="worker", jobs_here=True, threads=threads))
+    # An unreachable queue is waited for (1, 2, 4 … 30 s apart, one line each), not a log flood.
+    if not startup.wait_for(runtime.queue.pending, what=f"the job queue ({settings.queue_name})", stop=done):
+        runtime.close()
+        return
+    pool = Worker(runtime.queue, settings, threads=threads, periodic=runtime.periodic)
     pool.start()
     runtime.start()
     logging.getLogger("modelyard").info("worker started on queue %s", settings.queue_name)
@@ -80,26 +118,40 @@ def worker(threads: Annotated[Optional[int], typer.Option(help="job threads (def
 @app.command()
 def migrate() -> None:
     """Bring the database schema to the newest version."""
-    from modelyard.db import Database
-
-    Database(_settings().resolved_database_url).migrate()
+    settings = _settings()
+    _announce_home(settings)
+    _prepared_database(settings).dispose()
     typer.echo("database is up to date")
 
 
-def _auth_service(session):
-    from modelyard.auth.service import AuthService
-    from modelyard.ratelimit import Limiter
+def _prepared_database(settings):
+    from modelyard.db import Database
+    from modelyard.ops import startup
 
-    return AuthService(session, secret="", token_ttl=60, limiter=Limiter())
+    startup.check_database(settings)
+    db = Database(settings.resolved_database_url)
+    db.migrate()
+    return db
+
+
+def _auth_service(session, settings):
+    from modelyard.auth.service import AuthService
+
+    return AuthService(session, secret="", token_ttl=60, max_failures=settings.login_max_failures,
+                       failure_window=settings.login_failure_window_seconds,
+                       max_failures_account=settings.login_max_failures_account,
+                       max_failures_address=settings.login_max_failures_address)
 
 
 def _with_auth(action):
-    from modelyard.db import Database
-
-    db = Database(_settings().resolved_database_url)
-    db.migrate()
-    with db.session() as session:
-        return action(_auth_service(session))
+    settings = _settings()
+    _announce_home(settings)
+    db = _prepared_database(settings)
+    try:
+        with db.session() as session:
+            return action(_auth_service(session, settings))
+    finally:
+        db.dispose()
 
 
 def _check_role(role: str) -> str:
@@ -123,7 +175,12 @@ def users_create(username: str, role: Annotated[str, typer.Option(help=", ".join
 @users.command("list")
 def users_list() -> None:
     """List accounts."""
-    for user in _with_auth(lambda auth: auth.list_users()):
+    found = _with_auth(lambda auth: auth.list_users())
+    if not found:
+        typer.echo("no users")
+        return
+    typer.echo("id\tusername\trole\tstate\temail")
+    for user in found:
         state = "active" if user.is_active else "inactive"
         typer.echo(f"{user.id}\t{user.username}\t{user.role}\t{state}\t{user.email or ''}")
 
@@ -141,10 +198,27 @@ def users_reset_password(
     username: str,
     password: Annotated[str, typer.Option(prompt=True, hide_input=True, confirmation_prompt=True,
                                           envvar="MODELYARD_NEW_PASSWORD")] = "",
+    if_exists: Annotated[bool, typer.Option("--if-exists", help="do nothing when the account does not exist "
+                                                                  "yet (the README's quick start)")] = False,
 ) -> None:
     """Set a new password for an account."""
-    _with_auth(lambda auth: auth.update_user(auth.get_by_username(username), password=password))
-    typer.echo(f"password of {username} changed")
+    def reset(auth) -> bool:
+        if if_exists and not auth.find_by_username(username):
+            return False
+        auth.update_user(auth.get_by_username(username), password=password)
+        return True
+
+    if _with_auth(reset):
+        typer.echo(f"password of {username} changed")
+    else:
+        typer.echo(f"no user {username} yet: nothing changed")
+
+
+@users.command("unlock")
+def users_unlock(username: str) -> None:
+    """Lift the login throttling of an account (after too many failed logins)."""
+    forgiven = _with_auth(lambda auth: auth.unlock(auth.get_by_username(username).username))
+    typer.echo(f"{username} unlocked ({forgiven} recent failed logins forgiven)")
 
 
 def main() -> None:
@@ -153,5 +227,5 @@ def main() -> None:
     try:
         app()
     except AppError as exc:
-        typer.echo(f"error: {exc.message}", err=True)
+        typer.echo(f"modelyard: error: {exc.message}", err=True)
         raise SystemExit(1) from None

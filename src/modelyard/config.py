@@ -28,6 +28,7 @@ class Settings(BaseSettings):
     s3_region: str = "us-east-1"
     s3_access_key_id: str = ""
     s3_secret_access_key: str = ""
+    s3_create_bucket: bool = False  # create the bucket of blob_url when missing; otherwise refuse to start
 
     secret_key: str = ""  # signs tokens and URLs; generated and kept in home when empty
     token_ttl_seconds: int = Field(default=86400, ge=60)
@@ -47,7 +48,9 @@ class Settings(BaseSettings):
     ws_metrics_interval: float = Field(default=5.0, gt=0)
     metrics_token: str = ""  # when set, GET /metrics needs `Authorization: Bearer <token>`
 
-    login_max_failures: int = Field(default=5, ge=1)
+    login_max_failures: int = Field(default=5, ge=1)  # per account from one address
+    login_max_failures_account: int = Field(default=20, ge=1)  # per account from all addresses
+    login_max_failures_address: int = Field(default=100, ge=1)  # per address over all accounts (a proxy)
     login_failure_window_seconds: int = Field(default=900, ge=1)
 
     rate_limit_api_key: str = "1000/hour"  # requests per API key

@@ -66,3 +66,10 @@ class TooManyRequests(AppError):
 
 class ServiceUnavailable(AppError):
     status, code, title = 503, "SERVICE_UNAVAILABLE", "Service unavailable"
+
+
+class Misconfigured(ServiceUnavailable):
+    """A setting names something that is not there (a bucket, a database): the message names the
+    setting and the fix. `modelyard` commands print it as one line and exit non-zero."""
+
+    code, title = "MISCONFIGURED", "Misconfigured"

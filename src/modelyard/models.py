@@ -3,6 +3,7 @@ from modelyard.auth.models import ApiKey, LoginEvent, User  # noqa: F401
 from modelyard.data.models import Dataset  # noqa: F401
 from modelyard.features.models import FeatureRow, FeatureTable, FeatureTableVersion  # noqa: F401
 from modelyard.jobs.models import Job  # noqa: F401
+from modelyard.jobs.workers import WorkerBeat  # noqa: F401
 from modelyard.labeling.models import ImageLabel, LabelingImage, LabelingRequest, LabelingTask, QcResult  # noqa: F401
 from modelyard.ops.models import Activity, AppSetting  # noqa: F401
 from modelyard.registry.models import ModelVersion, RegisteredModel  # noqa: F401

@@ -46,6 +46,7 @@ def setup_logging() -> None:
     atexit.register(listener.stop)  # flush the last lines (shutdown, a failed start) before exit
     root.handlers[:] = [_DeferredQueueHandler(records)]
     root.setLevel(os.environ.get("MODELYARD_LOG_LEVEL", "INFO").upper())
+    logging.getLogger("alembic.runtime").setLevel(logging.WARNING)  # "Context impl …", one line per migration
 
 
 def shared_metrics_folder(home: Path) -> str:

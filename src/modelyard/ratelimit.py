@@ -1,15 +1,19 @@
-"""Moving-window counters from the `limits` library: in memory, or in Redis when configured."""
+"""Request-rate counters from the `limits` library: in memory, or in Redis when configured."""
 from __future__ import annotations
 
 import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Iterator
 
 from limits import RateLimitItem
 from limits import parse as _parse
 from limits.storage import MemoryStorage, storage_from_string
-from limits.strategies import MovingWindowRateLimiter, SlidingWindowCounterRateLimiter
+from limits.strategies import SlidingWindowCounterRateLimiter
+
+from modelyard.errors import ServiceUnavailable
 
 
 @lru_cache(maxsize=256)
@@ -56,42 +60,45 @@ class SweptMemoryStorage(MemoryStorage):
 
 
 class Limiter:
-    """Counts hits per key; shared across processes when backed by Redis.
+    """Counts requests per key with a sliding-window counter (O(1) time and memory per key, whatever the
+    limit); shared across processes when backed by Redis.
 
-    Two strategies over one storage: an exact moving window for small limits (login throttling), and
-    a sliding-window counter (O(1) time and memory per key, whatever the limit) for request rates.
+    When that Redis cannot be reached every call raises ServiceUnavailable (503) naming it: requests
+    are refused rather than let through unlimited, and never answered with a 500.
     """
 
     def __init__(self, redis_url: str = "", *, namespace: str = "modelyard"):
+        self.redis_url = redis_url
         if redis_url:
             self.storage = storage_from_string(redis_url, key_prefix=f"{namespace}-limits")
         else:
             self.storage = SweptMemoryStorage()
-        self.limiter = MovingWindowRateLimiter(self.storage)
         self.counter = SlidingWindowCounterRateLimiter(self.storage)
         self.blocking = bool(redis_url)  # every call is a network round trip
 
     def count(self, rule: str, *keys: str) -> tuple[bool, WindowStats]:
-        """Count one request against a rate (sliding-window counter): (allowed, stats after it)."""
+        """Count one request against a rate: (allowed, stats after it)."""
         item = parse(rule)
-        allowed = self.counter.hit(item, *keys)
-        window = self.counter.get_window_stats(item, *keys)
+        with self._reachable():
+            allowed = self.counter.hit(item, *keys)
+            window = self.counter.get_window_stats(item, *keys)
         return allowed, WindowStats(item.amount, max(0, window.remaining), int(window.reset_time))
 
-    def hit(self, rule: str, *keys: str) -> bool:
-        """Record one hit; False when the rule was already exhausted."""
-        return self.limiter.hit(parse(rule), *keys)
+    def ping(self) -> None:
+        """One round trip to the counters' storage (a no-op in memory); ServiceUnavailable when down."""
+        with self._reachable():
+            if not self.storage.check():
+                raise ConnectionError("no answer to PING")
 
-    def exhausted(self, rule: str, *keys: str) -> bool:
-        return not self.limiter.test(parse(rule), *keys)
-
-    def reset_at(self, rule: str, *keys: str) -> int:
-        return int(self.limiter.get_window_stats(parse(rule), *keys).reset_time)
-
-    def stats(self, rule: str, *keys: str) -> WindowStats:
-        item = parse(rule)
-        window = self.limiter.get_window_stats(item, *keys)
-        return WindowStats(item.amount, max(0, window.remaining), int(window.reset_time))
-
-    def clear(self, rule: str, *keys: str) -> None:
-        self.limiter.clear(parse(rule), *keys)
+    @contextmanager
+    def _reachable(self) -> Iterator[None]:
+        try:
+            yield
+        except ServiceUnavailable:
+            raise
+        except Exception as exc:
+            if not self.redis_url:
+                raise
+            raise ServiceUnavailable(
+                f"the Redis for rate limits (MODELYARD_REDIS_URL) is unreachable ({type(exc).__name__}); "
+                "try again when it is back") from exc

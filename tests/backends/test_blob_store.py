@@ -4,18 +4,20 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import shutil
 import time
+import uuid
 from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
 
 import pytest
 
 from modelyard.config import Settings
-from modelyard.errors import BadRequest, Conflict
+from modelyard.errors import BadRequest, Conflict, Misconfigured
 from modelyard.storage import open_blob_store
 from modelyard.storage.base import BlobNotFound, BlobStoreError, BlobTooLarge
 from modelyard.storage.local import LocalBlobStore
 from modelyard.storage.s3 import S3BlobStore
-from tests.backends.conftest import BASE_URL, MAX_UPLOAD_BYTES, SECRET
+from tests.backends.conftest import BASE_URL, MAX_UPLOAD_BYTES, SECRET, make_s3_store
 from tests.support.servers import free_port
 
 MB = 1024 * 1024
@@ -313,15 +315,48 @@ def test_file_url_opens_a_local_store(tmp_path):
     assert (tmp_path / "home" / "blobs" / "k").read_bytes() == b"v"
 
 
-def test_s3_url_opens_an_s3_store_and_creates_the_bucket(tmp_path, s3_endpoint):
-    settings = Settings(
-        home=tmp_path / "home", blob_url="s3://modelyard-factory-test/some/prefix", s3_endpoint_url=s3_endpoint,
-        s3_access_key_id="test", s3_secret_access_key="test",
-    )
-    store = open_blob_store(settings)
+def s3_settings(tmp_path, endpoint: str, bucket: str, **extra) -> Settings:
+    return Settings(_env_file=None, home=tmp_path / "home", blob_url=f"s3://{bucket}/some/prefix",
+                    s3_endpoint_url=endpoint, s3_access_key_id="test", s3_secret_access_key="test", **extra)
+
+
+def test_s3_url_opens_an_s3_store_and_creates_the_bucket_when_the_setting_asks(tmp_path, s3_endpoint):
+    bucket = f"modelyard-factory-{uuid.uuid4().hex[:8]}"
+    store = open_blob_store(s3_settings(tmp_path, s3_endpoint, bucket, s3_create_bucket=True))
     assert isinstance(store, S3BlobStore) and store.prefix == "some/prefix"
     store.put("k", b"v")
-    assert store.client.get_object(Bucket="modelyard-factory-test", Key="some/prefix/k")["Body"].read() == b"v"
+    assert store.client.get_object(Bucket=bucket, Key="some/prefix/k")["Body"].read() == b"v"
+    again = open_blob_store(s3_settings(tmp_path, s3_endpoint, bucket, s3_create_bucket=True))
+    assert again.read_bytes("k") == b"v", "an existing bucket is used as it is"
+
+
+def test_a_missing_s3_bucket_is_refused_naming_it_and_not_created(tmp_path, s3_endpoint):
+    bucket = f"modelyard-typo-{uuid.uuid4().hex[:8]}"
+    with pytest.raises(Misconfigured) as refused:
+        open_blob_store(s3_settings(tmp_path, s3_endpoint, bucket))
+    assert f"the S3 bucket '{bucket}' of MODELYARD_BLOB_URL" in refused.value.message
+    assert "MODELYARD_S3_CREATE_BUCKET=true" in refused.value.message
+    existing = make_s3_store(s3_endpoint)
+    assert bucket not in [b["Name"] for b in existing.client.list_buckets()["Buckets"]]
+
+
+def test_an_existing_s3_bucket_opens_without_the_setting(tmp_path, s3_endpoint):
+    existing = make_s3_store(s3_endpoint)
+    store = open_blob_store(s3_settings(tmp_path, s3_endpoint, existing.bucket))
+    store.ping()
+    assert store.bucket == existing.bucket
+
+
+def test_ping_tells_a_missing_bucket_and_a_missing_folder(tmp_path, s3_endpoint):
+    gone = S3BlobStore(f"gone-{uuid.uuid4().hex[:8]}", endpoint_url=s3_endpoint, access_key_id="test",
+                       secret_access_key="test")
+    with pytest.raises(BlobStoreError, match="does not exist"):
+        gone.ping()
+    local = LocalBlobStore(tmp_path / "blobs", SECRET)
+    local.ping()
+    shutil.rmtree(tmp_path / "blobs")
+    with pytest.raises(BlobStoreError, match="missing or not writable"):
+        local.ping()
 
 
 @pytest.mark.parametrize("url", ["ftp://host/x", "redis://localhost/0", "s3:///no-bucket"])

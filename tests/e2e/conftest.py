@@ -14,6 +14,7 @@ from typing import Callable, Iterator
 import pytest
 
 from tests.e2e.processes import STARTED, Launcher
+from tests.support.servers import create_bucket
 
 
 def _started_list(node: pytest.Item | pytest.Collector) -> list:
@@ -99,7 +100,7 @@ Env = Callable[..., dict[str, str]]
 @pytest.fixture
 def scaled_env(tmp_path, pg_database, redis_server, s3_endpoint, queue_name) -> Env:
     """`scaled_env(name, **overrides)`: the environment of one API or worker process of this test."""
-    bucket = f"modelyard-e2e-{secrets.token_hex(4)}"
+    bucket = create_bucket(s3_endpoint, f"modelyard-e2e-{secrets.token_hex(4)}")
 
     def make(name: str, **overrides: str) -> dict[str, str]:
         env = {

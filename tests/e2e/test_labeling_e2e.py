@@ -12,6 +12,7 @@ import secrets
 import httpx
 import pytest
 
+from tests.support.servers import create_bucket
 from tests.e2e.processes import Launcher, ModelyardProcess, bearer, login, wait_for_job
 from tests.support.images import SD_PARAMETERS, center_crop, encode, jpeg, png_with_text, resized, scene
 from tests.support.labeling import key_in
@@ -135,7 +136,7 @@ def test_the_labeling_journey_on_the_embedded_server(launch: Launcher, tmp_path)
 
 def test_the_labeling_journey_on_the_scaled_shape_with_presigned_s3_uploads(
         launch: Launcher, tmp_path, pg_database, redis_server, s3_endpoint, queue_name):
-    bucket = f"modelyard-labeling-{secrets.token_hex(4)}"
+    bucket = create_bucket(s3_endpoint, f"modelyard-labeling-{secrets.token_hex(4)}")
 
     def env(name: str) -> dict[str, str]:
         return {"MODELYARD_HOME": str(tmp_path / f"home-{name}"), "MODELYARD_DATABASE_URL": pg_database,

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from tests.support.servers import create_bucket
 from tests.e2e.processes import TERMINAL, Launcher, ModelyardProcess, bearer, hostname, login
 from tests.support.datasets import buyers, prices, to_csv
 
@@ -384,7 +385,7 @@ SCALED_SECRET_KEY = "e2e-mlops-shared-secret-key-0123456789"
 @pytest.fixture
 def scaled_env(tmp_path, pg_database, redis_server, s3_endpoint, queue_name) -> Callable[[str], dict[str, str]]:
     """The environment of one API or worker process: shared PostgreSQL, Redis queue and S3 bucket only."""
-    bucket = f"modelyard-mlops-{secrets.token_hex(4)}"
+    bucket = create_bucket(s3_endpoint, f"modelyard-mlops-{secrets.token_hex(4)}")
 
     def make(name: str) -> dict[str, str]:
         return {

@@ -57,3 +57,34 @@ def stop(proc: subprocess.Popen, timeout: float = 10.0) -> None:
 def _tail(log, size: int = 4000) -> str:
     log.seek(0)
     return log.read().decode(errors="replace")[-size:]
+
+
+def create_bucket(endpoint: str, name: str) -> str:
+    """Create an S3 bucket on the test server, as an operator would before starting modelyard
+    (modelyard creates a missing bucket only with MODELYARD_S3_CREATE_BUCKET=true)."""
+    import boto3
+
+    boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="test",
+                 aws_secret_access_key="test").create_bucket(Bucket=name)
+    return name
+
+
+def start_redis_server(port: int | None = None, timeout: float = 15.0) -> tuple[subprocess.Popen, str]:
+    """A throwaway redis-server of this test on a free port (never the shared one: tests stop it)."""
+    import redis
+
+    port = port or free_port()
+    proc = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+                             "--appendonly", "no"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"redis://127.0.0.1:{port}/0"
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"redis-server exited with {proc.returncode}")
+        try:
+            redis.Redis.from_url(url, socket_connect_timeout=1).ping()
+            return proc, url
+        except redis.ConnectionError:
+            time.sleep(0.1)
+    stop(proc)
+    raise RuntimeError(f"redis-server did not answer on port {port} within {timeout}s")

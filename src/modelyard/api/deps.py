@@ -52,7 +52,9 @@ def get_auth(session: SessionDep, runtime: RuntimeDep) -> AuthService:
     s = runtime.settings
     return AuthService(session, secret=s.resolved_secret_key, token_ttl=s.token_ttl_seconds,
                        limiter=runtime.limiter, max_failures=s.login_max_failures,
-                       failure_window=s.login_failure_window_seconds)
+                       failure_window=s.login_failure_window_seconds,
+                       max_failures_account=s.login_max_failures_account,
+                       max_failures_address=s.login_max_failures_address)
 
 
 AuthDep = Annotated[AuthService, Depends(get_auth)]

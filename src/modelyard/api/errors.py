@@ -8,6 +8,8 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import OperationalError as SQLAlchemyOperationalError
+from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from modelyard.errors import AppError
@@ -73,6 +75,16 @@ def install(app: FastAPI) -> None:
         message = exc.detail if isinstance(exc.detail, str) else TITLES.get(exc.status_code, "Error")
         return error_response(request, exc.status_code, HTTP_CODES.get(exc.status_code, "ERROR"), message,
                               headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(SQLAlchemyOperationalError)
+    @app.exception_handler(SQLAlchemyTimeoutError)
+    async def database_unavailable(request: Request, exc: Exception):
+        # The database went away (or its pool is exhausted): a 503 naming the part, not a 500.
+        log.warning("database unavailable on %s %s: %s", request.method, request.url.path,
+                    " ".join(str(getattr(exc, "orig", None) or exc).split())[:300])
+        return error_response(request, 503, "SERVICE_UNAVAILABLE",
+                              "the database (MODELYARD_DATABASE_URL) is unavailable; try again shortly",
+                              title="Service unavailable", headers={"Retry-After": "5"})
 
     @app.exception_handler(Exception)
     async def unhandled(request: Request, exc: Exception):

@@ -16,6 +16,7 @@ from modelyard.db.base import utcnow
 from modelyard.errors import AppError
 from modelyard.jobs.models import Job
 from modelyard.ops import status
+from modelyard.ops.health import check_parts
 from modelyard.registry.models import ModelVersion
 
 router = APIRouter()
@@ -45,7 +46,7 @@ def _system_metrics(app, user: User) -> dict[str, Any]:
         models = session.scalar(owned(select(func.count()).select_from(ModelVersion), ModelVersion.owner_id))
         training = session.scalar(owned(select(func.count()).select_from(Job).where(
             Job.kind == "training", Job.status == "in_progress"), Job.owner_id))
-    health = status.health(runtime)["status"]
+    health = "healthy" if check_parts(runtime).healthy else "unhealthy"
     return {
         "type": "system_metrics", "timestamp": status.now_iso(), "cpu_percent": host["cpu_percent"],
         "memory_percent": host["memory"]["percent"], "disk_percent": host["disk_usage"]["percent"],

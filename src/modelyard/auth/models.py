@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, Integer, String
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from modelyard.db.base import Base, utcnow
@@ -52,6 +52,10 @@ class LoginEvent(Base):
     """One login attempt, kept for the admin dashboard. Never holds a password or token."""
 
     __tablename__ = "login_event"
+    __table_args__ = (  # login throttling counts recent failures per account and per address
+        Index("ix_login_event_username_at", "username", "at"),
+        Index("ix_login_event_address_at", "address", "at"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     username: Mapped[str] = mapped_column(String(100))

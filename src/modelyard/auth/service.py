@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from modelyard.auth import credentials
 from modelyard.auth.models import ROLES, ApiKey, LoginEvent, User
+from modelyard.auth.throttle import LoginThrottle, ThrottlePolicy
 from modelyard.db.base import new_id, utcnow
 from modelyard.errors import BadRequest, Conflict, NotFound, TooManyRequests, Unauthorized
 from modelyard.ratelimit import Limiter
@@ -23,40 +24,47 @@ class Login:
 
 
 @dataclass(frozen=True)
+class AdminBootstrap:
+    created: bool
+    generated_password: str | None = None
+    password_ignored: bool = False  # MODELYARD_ADMIN_PASSWORD given but not the admin's password
+    exists: bool = True
+
+
+@dataclass(frozen=True)
 class NewKey:
     key: ApiKey
     full: str
 
 
 class AuthService:
-    def __init__(self, session: Session, *, secret: str, token_ttl: int, limiter: Limiter,
-                 max_failures: int = 5, failure_window: int = 900):
+    def __init__(self, session: Session, *, secret: str, token_ttl: int, limiter: Limiter | None = None,
+                 max_failures: int = 5, failure_window: int = 900, max_failures_account: int = 20,
+                 max_failures_address: int = 100):
+        # `limiter` is still accepted from callers; login throttling counts the login history instead
+        # (auth/throttle.py), so that every process and `modelyard users unlock` share one count.
         self._session = session
         self._secret = secret
         self._ttl = token_ttl
-        self._limiter = limiter
-        self._rule = f"{max_failures}/{failure_window}second"
+        self.throttle = LoginThrottle(session, ThrottlePolicy(
+            per_account_address=max_failures, per_account=max_failures_account,
+            per_address=max_failures_address, window_seconds=failure_window))
 
     # Logins -------------------------------------------------------------
 
     def login(self, username: str, password: str, *, address: str | None) -> Login:
-        """Same 401 for an unknown user and a wrong password; throttled per account and address."""
-        keys = [("login-user", username.lower()), ("login-addr", address or "-")]
-        for key in keys:
-            if self._limiter.exhausted(self._rule, *key):
-                self._record(username, None, False, address, "throttled")
-                retry = max(1, self._limiter.reset_at(self._rule, *key) - int(utcnow().timestamp()))
-                raise TooManyRequests("too many failed logins; try again later",
-                                      headers={"Retry-After": str(retry)})
+        """Same 401 for an unknown user and a wrong password; throttled as auth/throttle.py says."""
+        try:
+            self.throttle.check(username, address)
+        except TooManyRequests:
+            self._record(username, None, False, address, "throttled")
+            raise
         user = self._session.scalar(select(User).where(User.username == username))
         ok = credentials.verify_password(user.password_hash if user else None, password)
         if not ok or user is None or not user.is_active:
-            for key in keys:
-                self._limiter.hit(self._rule, *key)
             reason = "inactive" if ok and user is not None else "bad_credentials"
             self._record(username, user.id if user else None, False, address, reason)
             raise Unauthorized("invalid username or password")
-        self._limiter.clear(self._rule, *keys[0])
         user.last_login_at = utcnow()
         self._record(username, user.id, True, address, None)
         return Login(user, self.issue_token(user), self._ttl)
@@ -104,6 +112,13 @@ class AuthService:
             raise NotFound("user", username)
         return user
 
+    def find_by_username(self, username: str) -> User | None:
+        return self._session.scalar(select(User).where(User.username == username))
+
+    def unlock(self, username: str) -> int:
+        """Lift an account's login throttling (auth/throttle.py); the count of failures forgiven."""
+        return self.throttle.unlock(username)
+
     def list_users(self) -> list[User]:
         return list(self._session.scalars(select(User).order_by(User.id)))
 
@@ -130,13 +145,18 @@ class AuthService:
         self._session.commit()
         return user
 
-    def ensure_admin(self, username: str, password: str | None) -> str | None:
-        """On first start with no users: create the admin; return the password if generated."""
+    def ensure_admin(self, username: str, password: str | None) -> AdminBootstrap:
+        """On first start with no users: create the admin. Later starts never change a password, and
+        report whether the configured one was not applied (so the log can say so)."""
         if self.count_users():
-            return None
+            if not password:
+                return AdminBootstrap(created=False)
+            user = self._session.scalar(select(User).where(User.username == username))
+            applies = user is not None and credentials.verify_password(user.password_hash, password)
+            return AdminBootstrap(created=False, password_ignored=not applies, exists=user is not None)
         generated = None if password else secrets.token_urlsafe(12)
         self.create_user(username, password or generated, role="admin")
-        return generated
+        return AdminBootstrap(created=True, generated_password=generated)
 
     # API keys -----------------------------------------------------------
 

@@ -9,9 +9,12 @@ from huey import RedisHuey, SqliteHuey
 from huey.consumer import Consumer
 
 from modelyard.config import Settings
+from modelyard.errors import ServiceUnavailable
+from modelyard.jobs.backoff import QueueOutage, patient
 from modelyard.jobs.context import Handler, JobResources
 from modelyard.jobs.periodic import PeriodicTask, Schedule
 from modelyard.jobs.runner import Runner
+from modelyard.jobs.workers import WorkerHeartbeat
 
 log = logging.getLogger("modelyard.jobs")
 TASK_NAME = "modelyard.run_job"
@@ -38,7 +41,11 @@ class JobQueue:
         return kind in self.handlers
 
     def enqueue(self, job_id: str) -> None:
-        self._task(job_id)
+        try:
+            self._task(job_id)
+        except Exception as exc:  # Redis down: a 503 naming the part, not a 500
+            raise ServiceUnavailable(f"the job queue (MODELYARD_QUEUE_URL) is unreachable: {type(exc).__name__}; "
+                                     "try again when it is back") from exc
 
     def pending(self) -> int:
         return self.huey.pending_count()
@@ -56,11 +63,15 @@ class Worker:
 
     def __init__(self, queue: JobQueue, settings: Settings, *, threads: int,
                  periodic: Sequence[PeriodicTask] = ()):
-        self.consumer = _QuietConsumer(queue.huey, workers=threads, worker_type="thread",
-                                       periodic=False, max_delay=1.0, check_worker_health=False)
-        reap_every = max(1.0, min(settings.job_stale_seconds / 3, 30.0))
-        reaper = PeriodicTask("reap-stale-jobs", reap_every, queue.runner.reap_stale, first_after=0.0, record=False)
-        self.schedule = Schedule([reaper, *periodic], queue.runner.db)
+        consumer = patient(_QuietConsumer, QueueOutage(describe=f"the job queue ({settings.queue_name})"))
+        self.consumer = consumer(queue.huey, workers=threads, worker_type="thread",
+                                 periodic=False, max_delay=1.0, check_worker_health=False)
+        kind = "embedded" if settings.is_embedded_queue else "worker"
+        self.heartbeat = WorkerHeartbeat(queue.runner.db, kind=kind, queue_name=settings.queue_name, threads=threads)
+        every = max(1.0, min(settings.job_stale_seconds / 3, 30.0))
+        own = [PeriodicTask("worker-heartbeat", every, self.heartbeat.beat, first_after=0.0, record=False),
+               PeriodicTask("reap-stale-jobs", every, queue.runner.reap_stale, first_after=0.0, record=False)]
+        self.schedule = Schedule([*own, *periodic], queue.runner.db)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self.schedule.loop, args=(self._stop,), name="modelyard-periodic",
                                         daemon=True)
@@ -72,3 +83,7 @@ class Worker:
     def stop(self) -> None:
         self._stop.set()
         self.consumer.stop(graceful=False)
+        try:
+            self.heartbeat.stop()  # jobs/workers.py: /api/status counts live consumers by its rows
+        except Exception:
+            log.warning("could not remove this worker's heartbeat row", exc_info=True)

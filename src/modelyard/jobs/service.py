@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 
 from modelyard.auth.models import User
 from modelyard.db.base import new_id, utcnow
-from modelyard.errors import BadRequest, Conflict, NotFound
+from modelyard.errors import BadRequest, Conflict, NotFound, ServiceUnavailable
 from modelyard.jobs.models import ACTIVE, Job
 
 if TYPE_CHECKING:
@@ -30,7 +30,12 @@ class JobService:
                   max_attempts=max_attempts or self._max_attempts, step="queued", updated_at=utcnow())
         self._session.add(job)
         self._session.commit()
-        self._queue.enqueue(job.id)
+        try:
+            self._queue.enqueue(job.id)
+        except ServiceUnavailable as exc:  # never leave a job `queued` that no worker will ever see
+            job.status, job.error, job.finished_at, job.updated_at = "failed", exc.message, utcnow(), utcnow()
+            self._session.commit()
+            raise
         return job
 
     def get(self, job_id: str, *, viewer: User) -> Job:

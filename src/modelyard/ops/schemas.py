@@ -8,16 +8,27 @@ from pydantic import BaseModel
 
 
 class HealthOut(BaseModel):
-    status: str
+    status: str  # healthy | unhealthy (then 503)
     timestamp: str
     version: str
-    checks: dict[str, Any]
+    checks: dict[str, Any]  # database, blob_store, queue, rate_limits: {status, backend, latency_ms | message}
+    message: str | None = None  # names the parts that are down
+
+
+class WorkerOut(BaseModel):
+    id: str
+    hostname: str
+    pid: int
+    kind: str
+    threads: int
+    started_at: datetime
+    last_beat_at: datetime
 
 
 class SystemStatusOut(BaseModel):
     """mlops-dashboard `GET /api/status`."""
 
-    status: str
+    status: str  # operational | degraded (see warnings)
     models_count: int
     active_jobs: int
     queued_jobs: int
@@ -27,6 +38,12 @@ class SystemStatusOut(BaseModel):
     memory_usage: str
     uptime: str
     uptime_seconds: float
+    components: dict[str, Any] = {}  # the same checks as /health
+    live_workers: int = 0
+    workers: list[WorkerOut] = []
+    oldest_queued_job_age_seconds: float | None = None
+    warnings: list[str] = []  # status is "degraded" when there are any
+    periodic: dict[str, Any] = {}  # last run of each periodic task (retention, ...), whichever worker ran it
 
 
 class MemoryOut(BaseModel):

@@ -1,4 +1,4 @@
-"""Health and status figures, measured: psutil for the host, a ping for the database."""
+"""Status figures, measured with psutil; the health of each part is in ops/health.py."""
 from __future__ import annotations
 
 import time
@@ -6,8 +6,6 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 import psutil
-
-from modelyard import __version__
 
 if TYPE_CHECKING:
     from modelyard.runtime import Runtime
@@ -31,17 +29,6 @@ def human_uptime(seconds: float) -> str:
     minutes, secs = divmod(rest, 60)
     clock = f"{hours:02d}:{minutes:02d}:{secs:02d}"
     return f"{days} day{'s' if days != 1 else ''} {clock}" if days else clock
-
-
-def health(runtime: "Runtime") -> dict[str, Any]:
-    """Liveness plus a database round trip; `unhealthy` when the database cannot be reached."""
-    try:
-        latency = runtime.db.ping()
-        database = {"status": "healthy", "latency_ms": round(latency, 2)}
-    except Exception as exc:  # reported, not raised: this is the health endpoint
-        database = {"status": "unhealthy", "error": type(exc).__name__}
-    status = "healthy" if database["status"] == "healthy" else "unhealthy"
-    return {"status": status, "timestamp": now_iso(), "version": __version__, "checks": {"database": database}}
 
 
 def host_figures(path: str) -> dict[str, Any]:

@@ -15,6 +15,8 @@ from modelyard.storage.base import (
     check_key,
 )
 
+from modelyard.errors import Misconfigured
+
 if TYPE_CHECKING:
     from modelyard.config import Settings
 
@@ -25,7 +27,8 @@ __all__ = [
 
 
 def open_blob_store(settings: Settings) -> BlobStore:
-    """`file:///path` → LocalBlobStore; `s3://bucket/prefix` → S3BlobStore (bucket created if missing)."""
+    """`file:///path` → LocalBlobStore; `s3://bucket/prefix` → S3BlobStore. A missing bucket is created
+    only when `s3_create_bucket` is set; otherwise it is refused (a typo must not make a new bucket)."""
     url = settings.resolved_blob_url
     parts = urlsplit(url)
     if parts.scheme == "file":
@@ -49,7 +52,18 @@ def open_blob_store(settings: Settings) -> BlobStore:
             access_key_id=settings.s3_access_key_id or None,
             secret_access_key=settings.s3_secret_access_key or None,
         )
-        store.ensure_bucket()
+        try:
+            exists = store.bucket_exists()
+        except BlobStoreError as exc:
+            where = settings.s3_endpoint_url or "AWS S3"
+            raise Misconfigured(f"cannot reach the S3 store of MODELYARD_BLOB_URL ({url}) at {where} "
+                                f"({exc.message}); check MODELYARD_S3_ENDPOINT_URL and the credentials") from exc
+        if settings.s3_create_bucket and not exists:
+            store.ensure_bucket()
+        elif not exists:
+            raise Misconfigured(
+                f"the S3 bucket {parts.netloc!r} of MODELYARD_BLOB_URL ({url}) does not exist; create it, "
+                "correct the name, or set MODELYARD_S3_CREATE_BUCKET=true to have modelyard create it")
         return store
     raise ValueError(
         f"unsupported blob_url scheme {parts.scheme!r} in {url!r}: use file:///path or s3://bucket/prefix"

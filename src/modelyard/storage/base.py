@@ -111,3 +111,7 @@ class BlobStore(ABC):
 
     def read_bytes(self, key: str) -> bytes:
         return b"".join(self.open(key))
+
+    def ping(self) -> None:
+        """One cheap round trip to the store, for health checks; BlobStoreError when it is unusable."""
+        self.exists("health/ping")

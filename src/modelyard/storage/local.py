@@ -14,6 +14,7 @@ from urllib.parse import quote, urlencode
 
 from modelyard.errors import BadRequest, Conflict, Forbidden
 from modelyard.storage.base import (
+    BlobStoreError,
     CHUNK,
     BlobInfo,
     BlobNotFound,
@@ -48,6 +49,10 @@ class LocalBlobStore(BlobStore):
         self._meta = self.root / _META_DIR
         self._signing_key = hmac.new(secret.encode(), b"modelyard.blob-url.v1", hashlib.sha256).digest()
         self._usage: tuple[int, float] | None = None
+
+    def ping(self) -> None:
+        if not self.root.is_dir() or not os.access(self.root, os.W_OK | os.X_OK):
+            raise BlobStoreError(f"blob folder {self.root} is missing or not writable")
 
     # Reading and writing ------------------------------------------------
 

@@ -67,8 +67,25 @@ class S3BlobStore(BlobStore):
         )
         self._usage: tuple[int, float] | None = None
 
+    def bucket_exists(self) -> bool:
+        """True when the bucket is there (and reachable with these credentials)."""
+        from botocore.exceptions import ClientError
+
+        with self._errors():
+            try:
+                self.client.head_bucket(Bucket=self.bucket)
+            except ClientError as exc:
+                if _code(exc) in {"404", "NoSuchBucket", "NotFound"}:
+                    return False
+                raise
+        return True
+
+    def ping(self) -> None:
+        if not self.bucket_exists():
+            raise BlobStoreError(f"S3 bucket {self.bucket!r} does not exist")
+
     def ensure_bucket(self) -> None:
-        """Create the bucket when it does not exist yet."""
+        """Create the bucket when it does not exist yet (only when a setting asks for it)."""
         from botocore.exceptions import ClientError
 
         kwargs: dict[str, Any] = {"Bucket": self.bucket}

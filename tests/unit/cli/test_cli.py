@@ -44,3 +44,40 @@ def test_unknown_role_and_unknown_user_are_refused(run):
     assert run("users", "create", "bob", "--role", "root", password="pw-long-enough").exit_code != 0
     result = run("users", "set-role", "ghost", "admin")
     assert result.exit_code == 1
+
+
+def test_a_command_says_which_data_folder_it_uses_and_that_it_created_it(run, tmp_path):
+    first = run("users", "list")
+    second = run("users", "list")
+
+    home = (tmp_path / "home").resolve()
+    assert first.exit_code == 0, first.output
+    assert f"modelyard: using data folder {home} (created now" in first.stderr
+    assert f"modelyard: using data folder {home}, SQLite database" in second.stderr
+    assert "created now" not in second.stderr
+
+
+def test_users_list_prints_no_users_on_an_empty_database_and_a_header_otherwise(run):
+    assert run("users", "list").stdout == "no users\n"
+    run("users", "create", "ada", "--role", "user", password="first-pass-1")
+
+    lines = run("users", "list").stdout.splitlines()
+
+    assert lines[0] == "id\tusername\trole\tstate\temail"
+    assert lines[1].split("\t")[1:4] == ["ada", "user", "active"]
+
+
+def test_reset_password_if_exists_does_nothing_without_the_account_and_resets_it_otherwise(run):
+    missing = run("users", "reset-password", "admin", "--if-exists", password="new-pass-123")
+    assert missing.exit_code == 0, missing.output
+    assert "no user admin yet: nothing changed" in missing.stdout
+    assert run("users", "reset-password", "admin", password="new-pass-123").exit_code == 1
+
+    run("users", "create", "admin", "--role", "admin", password="old-pass-123")
+    changed = run("users", "reset-password", "admin", "--if-exists", password="new-pass-123")
+    assert "password of admin changed" in changed.stdout
+
+
+def test_unlocking_an_unknown_user_fails(run):
+    result = run("users", "unlock", "ghost")
+    assert result.exit_code == 1
