@@ -34,6 +34,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 log = logging.getLogger("modelyard.cache")
 AUTH, REGISTRY = 0, 1
+CACHE_TTL = 300.0  # a safety net only: entries are dropped at once when their epoch moves
 NAMES = ("auth", "registry")
 _FORMAT = "<QQ"
 
@@ -131,17 +132,22 @@ class Invalidation:
         """True when a refresh is a network round trip (Redis): callers keep it off the event loop."""
         return isinstance(self.epochs, RedisEpochs)
 
-    def cache(self, which: int, *, maxsize: int = 10_000, ttl: float = 300.0) -> EpochCache:
+    def cache(self, which: int, *, maxsize: int = 10_000, ttl: float = CACHE_TTL) -> EpochCache:
         cache = EpochCache(which, maxsize=maxsize, ttl=ttl)
         self._caches.append(cache)
         return cache
 
     def refresh(self) -> None:
+        """Empty the caches whose epoch moved. When the epochs cannot be read (Redis away), a revoked key
+        could go unnoticed, so the request is refused with a 503 naming the setting, not served."""
         try:
             now = self.epochs.read()
-        except Exception:  # Redis away: keep serving from caches, which still expire by their TTL
-            log.warning("could not read cache epochs", exc_info=True)
-            return
+        except Exception as exc:
+            from modelyard.errors import ServiceUnavailable
+
+            log.warning("could not read cache epochs: %s: %s", type(exc).__name__, str(exc).splitlines()[0][:200])
+            raise ServiceUnavailable(f"the Redis for cache invalidation (MODELYARD_REDIS_URL) is unreachable "
+                                     f"({type(exc).__name__}); try again when it is back") from None
         for cache in self._caches:
             cache.check(now)
 
@@ -184,8 +190,9 @@ def watch(sessions: sessionmaker, epochs: Any) -> None:
         if touched:
             try:
                 epochs.bump(*sorted(touched))
-            except Exception:  # the change is committed; caches still expire by their TTL
-                log.warning("could not publish a cache invalidation", exc_info=True)
+            except Exception as exc:  # the change is committed; caches still expire by their TTL
+                log.warning("could not publish a cache invalidation (%s): other processes see the change "
+                            "within %.0f s", type(exc).__name__, CACHE_TTL)
 
     def after_rollback(session: Session) -> None:
         session.info.pop("modelyard_epochs", None)

@@ -16,8 +16,6 @@ from modelyard.ops import activity
 from modelyard.ops.schemas import ActivityPage, SettingsOut, SettingsUpdated
 from modelyard.registry.models import VERSION_STATUSES
 from modelyard.registry.schemas import DeployOut, ModelDetailOut, ModelPage, ModelSummaryOut
-from modelyard.api.serving import JSONBody, predict_ref
-from modelyard.serving.schemas import PredictIn, PredictOut
 from modelyard.training.schemas import TrainAccepted, TrainIn, TrainingStatusOut
 from modelyard.training.service import TrainingService
 
@@ -107,12 +105,6 @@ def archive_model(model_id: str, user: CurrentUser, registry: RegistryDep):
 @router.delete("/api/models/{model_id}", status_code=status.HTTP_204_NO_CONTENT)
 def delete_model(model_id: str, user: CurrentUser, registry: RegistryDep):
     registry.delete(registry.get_version(model_id, viewer=user))
-
-
-@router.post("/api/predict/{model_ref}", response_model=PredictOut)
-async def predict(model_ref: str, body: PredictIn, user: CurrentUser, runtime: RuntimeDep):
-    """Rows in, one prediction per row out (mlops-dashboard dialect of the one prediction pipeline)."""
-    return JSONBody(PredictOut.body(await predict_ref(runtime, model_ref, body.data, viewer=user)))
 
 
 @router.get("/api/settings", response_model=SettingsOut)
