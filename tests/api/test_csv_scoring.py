@@ -120,10 +120,24 @@ def test_someone_elses_upload_and_job_are_not_found(client, accounts, active):
     assert client.post("/validate", json={"upload_id": "upl_19700101_00001"}, headers=other.headers).status_code == 404
 
 
-def test_upload_without_a_file_or_with_junk_is_400(client, accounts, active):
-    headers = accounts["user"].headers
-    assert client.post("/upload", headers=headers).status_code == 422
-    junk = client.post("/upload", files={"file": ("x.csv", b"", "text/csv")}, headers=headers)
+@pytest.mark.parametrize("how", [
+    {},                                                        # no body at all
+    {"files": {"csv": ("x.csv", b"a,b\n1,2\n", "text/csv")}},  # the file under another field name
+    {"data": {"note": "hello"}},                               # a form without a file
+    {"data": {"file": "batch.csv"}},                           # a text field named file
+    {"json": {"file": "batch.csv"}},                           # JSON instead of multipart
+])
+def test_upload_without_a_file_is_400_in_the_error_shape_saying_how_to_send_one(client, accounts, active, how):
+    response = client.post("/upload", headers=accounts["user"].headers, **how)
+    assert response.status_code == 400, response.text
+    body = response.json()
+    assert body["code"] == "INVALID_PARAMETERS" and body["error"] == "Bad request"
+    assert "no file received" in body["message"] and "'file'" in body["message"]
+    assert body["request_id"] == response.headers["x-request-id"] and body["timestamp"]
+
+
+def test_upload_of_an_empty_file_is_400(client, accounts, active):
+    junk = client.post("/upload", files={"file": ("x.csv", b"", "text/csv")}, headers=accounts["user"].headers)
     assert junk.status_code == 400
 
 

@@ -1,10 +1,11 @@
 """The csv-scoring contract: template, upload, validate, predict, download, retrain, dashboard."""
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, AsyncIterator
 
-from fastapi import APIRouter, Depends, File, Query, Request, UploadFile
+from fastapi import APIRouter, Depends, Query, Request, UploadFile
 from fastapi.responses import Response, StreamingResponse
+from starlette.datastructures import UploadFile as StarletteUploadFile
 
 from modelyard.api.deps import (
     AdminUser, AppSettingsDep, CurrentUser, JobsDep, RegistryDep, RuntimeDep, SessionDep, current_user,
@@ -55,10 +56,26 @@ def download_template(scoring: Scoring):
     return Response(body, media_type="text/csv", headers={"Content-Disposition": f'attachment; filename="{filename}"'})
 
 
-@router.post("/upload", response_model=ScoringUploadOut)
-def upload(file: Annotated[UploadFile, File(description="a CSV file laid out like the template")],
-           user: CurrentUser, scoring: Scoring):
-    up = scoring.upload(user, file.filename, file.file)
+async def sent_csv(request: Request) -> AsyncIterator[UploadFile | None]:
+    """The multipart field `file` when it holds a file; None for no body, no such field or text in it,
+    so that the service answers 400 as the contract says (a declared File parameter would answer 422)."""
+    form = await request.form()
+    try:
+        sent = form.get("file")
+        yield sent if isinstance(sent, StarletteUploadFile) else None
+    finally:
+        await form.close()
+
+
+UPLOAD_BODY = {"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
+    "type": "object", "required": ["file"],
+    "properties": {"file": {"type": "string", "format": "binary",
+                            "description": "a CSV file laid out like the template"}}}}}}}
+
+
+@router.post("/upload", response_model=ScoringUploadOut, openapi_extra=UPLOAD_BODY)
+def upload(user: CurrentUser, scoring: Scoring, file: Annotated[UploadFile | None, Depends(sent_csv)]):
+    up = scoring.upload(user, file.filename if file else None, file.file if file else None)
     return ScoringUploadOut(upload_id=up.id, status=up.status, filename=up.dataset.filename, rows=up.dataset.rows,
                             columns=up.dataset.column_names, labeled_rows=up.labeled_rows, size=up.dataset.size,
                             uploaded_at=up.created_at)

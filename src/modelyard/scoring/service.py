@@ -15,7 +15,7 @@ from modelyard.data.csvio import CsvDialect, iter_frames, read_frame
 from modelyard.data.models import Dataset
 from modelyard.data.safe_csv import neutralize_frame
 from modelyard.data.service import DataService
-from modelyard.errors import AppError, Conflict, NotFound
+from modelyard.errors import AppError, BadRequest, Conflict, NotFound
 from modelyard.jobs.models import Job
 from modelyard.jobs.service import JobService
 from modelyard.registry.models import ModelVersion, RegisteredModel
@@ -107,7 +107,10 @@ class ScoringService:
                                      .where(ScoringUpload.id.like(prefix + "%"))) or 0
         return f"{prefix}{count + 1:05d}"
 
-    def upload(self, owner: User, filename: str | None, stream: BinaryIO) -> ScoringUpload:
+    def upload(self, owner: User, filename: str | None, stream: BinaryIO | None) -> ScoringUpload:
+        if stream is None:
+            raise BadRequest("no file received: send the CSV as multipart/form-data in the form field 'file' "
+                             "(for example: curl -F file=@batch.csv …/upload)")
         version = self.active_version()
         data = DataService(self._session, self._blobs, max_bytes=self._max_bytes)
         for _ in range(5):
