@@ -12,8 +12,8 @@ from modelyard.api.deps import (
 )
 from modelyard.errors import Conflict
 from modelyard.scoring.schemas import (
-    ActiveModelIn, ActiveModelOut, DashboardOut, RetrainIn, RetrainOut, ScoringJobOut, ScoringUploadOut,
-    SignedResultOut, UploadRef, ValidateOut,
+    ActiveModelIn, ActiveModelOut, DashboardOut, RetrainIn, RetrainOut, RetrainStatusOut, ScoringJobOut,
+    ScoringUploadOut, SignedResultOut, UploadRef, ValidateOut,
 )
 from modelyard.scoring.service import ScoringService
 
@@ -135,8 +135,21 @@ def download_results(job_id: Annotated[str, Query()], user: CurrentUser, scoring
 
 
 @router.post("/retrain", response_model=RetrainOut)
-def retrain(body: RetrainIn, admin: AdminUser, scoring: Scoring):
-    return scoring.retrain(admin=admin, threshold=body.threshold_new_labels, activate=body.activate)
+def retrain(body: RetrainIn, admin: AdminUser, scoring: Scoring, request: Request):
+    answer = scoring.retrain(admin=admin, threshold=body.threshold_new_labels, activate=body.activate)
+    if answer.get("job_id"):
+        answer["status_url"] = f"{base_url(request)}/retrain/{answer['job_id']}"
+    return answer
+
+
+@router.get("/retrain/{job_id}", response_model=RetrainStatusOut)
+def retrain_status(job_id: str, user: CurrentUser, scoring: Scoring, request: Request):
+    """A retraining started by POST /retrain: readiness, both versions' metrics, the outcome and why."""
+    status = scoring.retrain_status(scoring.retrain_job(job_id, viewer=user))
+    base = base_url(request)
+    new_id = status["new_model_id"]
+    return {**status, "status_url": f"{base}/retrain/{job_id}",
+            "new_model_url": f"{base}/api/models/{new_id}" if new_id else None}
 
 
 @router.get("/dashboard", response_model=DashboardOut)

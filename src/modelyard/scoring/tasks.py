@@ -84,6 +84,20 @@ def _labeled_frame(ctx: JobContext, session, version: ModelVersion) -> pd.DataFr
     return pd.concat(frames, ignore_index=True)
 
 
+def activation(task: str, activate: str, figures: dict[str, dict], rows: int) -> tuple[bool, str]:
+    """Whether the new version becomes the active one, and why, in words for the admin."""
+    metric = "R²" if task == "regression" else "accuracy"
+    new, current = headline(task, figures["new"]), headline(task, figures["current"])
+    compared = f"its {metric} on {rows} held-out row(s) is {new:.4g} against {current:.4g} for the current version"
+    if activate == "always":
+        return True, f"activated because activate was 'always' ({compared})"
+    if activate == "never":
+        return False, f"not activated because activate was 'never' ({compared})"
+    if new >= current:
+        return True, f"activated because it is not worse: {compared}"
+    return False, f"not activated because it is worse: {compared}"
+
+
 @handler("scoring.retrain")
 def retrain(ctx: JobContext) -> dict:
     """Train a new version on all labeled data; keep it active only if it is not worse on common held-out rows."""
@@ -111,9 +125,7 @@ def retrain(ctx: JobContext) -> dict:
         X = coerce(holdout.astype(object).where(holdout.notna(), None), signature)
         predictions, _, _ = predict_arrays(estimator, task, classes, X)
         figures[label] = score_metrics(task, holdout[target], predictions)
-    better = headline(task, figures["new"]) >= headline(task, figures["current"])
-    activate = ctx.params.get("activate", "if_not_worse")
-    deploy = activate == "always" or (activate == "if_not_worse" and better)
+    deploy, reason = activation(task, ctx.params.get("activate", "if_not_worse"), figures, len(holdout))
     with ctx.db.session() as session:
         model = session.get(RegisteredModel, model_id)
         owner = session.get(User, model.owner_id)
@@ -125,7 +137,8 @@ def retrain(ctx: JobContext) -> dict:
             training_data={"retrained_from": base.id, "rows": len(frame), "holdout_rows": len(holdout),
                            "upload_ids": ctx.params["upload_ids"]},
             training_job_id=ctx.job_id, training_seconds=result.seconds)
-        outcome = "activated" if deploy else "kept current version (new one is worse)"
-        return {"outcome": outcome, "activated": deploy, "new_model_id": version.id, "new_version": version.number,
+        outcome = "activated" if deploy else "kept current version"
+        return {"outcome": outcome, "activated": deploy, "reason": reason,
+                "new_model_id": version.id, "new_version": version.number,
                 "current_model_id": base.id, "metrics_new": figures["new"], "metrics_current": figures["current"],
                 "compared_on_rows": len(holdout), "trained_on_rows": len(learn), "algorithm": result.algorithm}
