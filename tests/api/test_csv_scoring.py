@@ -85,6 +85,7 @@ def test_a_broken_file_lists_its_issues_and_cannot_be_scored(client, accounts, a
     assert kinds[("missing_column", "purchases")]["severity"] == "error"
     assert kinds[("unexpected_column", "shoe")]["severity"] == "warning"
     assert kinds[("type_error", "age")]["rows"] == [4, 8] and kinds[("type_error", "age")]["count"] == 2
+    assert kinds[("type_error", "age")]["message"].endswith("in rows 4, 8 of the data")
     refused = client.post("/predict", json={"upload_id": upload_id}, headers=user.headers)
     assert refused.status_code == 409 and refused.json()["details"]["issues"]
 
@@ -99,6 +100,7 @@ def test_unseen_categories_and_out_of_range_values_are_warnings(client, accounts
     kinds = {(i["kind"], i["column"]): i for i in report["issues"]}
     assert report["valid"] is True
     assert kinds[("unseen_category", "region")]["rows"] == [1]
+    assert kinds[("unseen_category", "region")]["message"].endswith("in row 1 of the data")
     assert kinds[("out_of_range", "income")]["rows"] == [2]
 
 
@@ -156,7 +158,9 @@ def test_retrain_below_then_above_the_threshold_and_dashboard(client, accounts, 
     assert result["new_version"] == 2
     active_now = client.get("/api/scoring/active-model", headers=admin.headers).json()
     assert active_now["deployed_version"] == (2 if result["activated"] else 1)
-    assert client.post("/retrain", json={"threshold_new_labels": 50}, headers=user.headers).status_code == 403
+    refused = client.post("/retrain", json={"threshold_new_labels": 50}, headers=user.headers)
+    assert refused.status_code == 403
+    assert refused.json()["message"] == "this action needs the role Admin; you are User"  # csv-scoring's words
     dashboard = client.get("/dashboard", headers=admin.headers).json()
     assert dashboard["totals"]["uploads"] == 1 and dashboard["totals"]["users"] == 5
     assert dashboard["last_retrain"]["status"] == "completed"

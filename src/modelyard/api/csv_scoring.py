@@ -8,8 +8,10 @@ from fastapi.responses import Response, StreamingResponse
 from starlette.datastructures import UploadFile as StarletteUploadFile
 
 from modelyard.api.deps import (
-    AdminUser, AppSettingsDep, CurrentUser, JobsDep, RegistryDep, RuntimeDep, SessionDep, current_user,
+    AppSettingsDep, CurrentUser, JobsDep, RegistryDep, RuntimeDep, SessionDep, current_user, require_roles,
 )
+from modelyard.auth.models import User
+from modelyard.auth.schemas import CSV_SCORING_ROLES
 from modelyard.errors import Conflict
 from modelyard.scoring.schemas import (
     ActiveModelIn, ActiveModelOut, DashboardOut, RetrainIn, RetrainOut, RetrainStatusOut, ScoringJobOut,
@@ -28,6 +30,7 @@ def scoring_service(session: SessionDep, runtime: RuntimeDep, registry: Registry
 
 
 Scoring = Annotated[ScoringService, Depends(scoring_service)]
+AdminUser = Annotated[User, Depends(require_roles("admin", words=CSV_SCORING_ROLES))]  # refusals say "Admin"
 
 
 def base_url(request: Request) -> str:

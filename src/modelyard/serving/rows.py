@@ -44,15 +44,17 @@ def frame_for(rows: list[dict[str, Any]], signature: list[dict[str, Any]]):
                 try:
                     value = _number(value)
                 except (ValueError, TypeError):
-                    problems.append({"row": index, "column": name, "value": str(value)[:50], "expected": kind})
+                    problems.append({"row": index + 1, "column": name, "value": str(value)[:50], "expected": kind})
             elif value is not None and not isinstance(value, str):
                 value = str(value)
             values.append(value)
         columns[name] = values
     if problems:
         first = problems[0]
-        raise Unprocessable(f"column {first['column']!r} expects a {first['expected']}, got {first['value']!r} "
-                            f"(row {first['row']}); {len(problems)} bad value(s) in all", details={"errors": problems[:50]})
+        article = "an" if first["expected"][0] in "aeiou" else "a"
+        raise Unprocessable(f"column {first['column']!r} expects {article} {first['expected']}, got {first['value']!r} "
+                            f"(row {first['row']} of the data); {len(problems)} bad value(s) in all",
+                            details={"errors": problems[:50]})
     frame = pd.DataFrame(columns, columns=names)
     for field in signature:
         if field.get("type") in NUMERIC:
