@@ -243,3 +243,23 @@ def test_a_second_retrain_while_one_is_queued_is_409_pointing_at_it(client, acco
     status = client.get(f"/retrain/{job_id}", headers=admin.headers).json()
     assert status["ready"] is False and status["outcome"] == "failed" and status["activated"] is False
     assert "no labeled rows" in status["reason"] and "current version stays active" in status["reason"]
+
+
+def test_result_csvs_quote_no_numbers_and_only_the_cells_that_need_it(client, accounts, active):
+    user = accounts["user"]
+    frame = buyers(6, seed=2).drop(columns=["will_buy"]).assign(age=[30, 41, 52, 63, 24, 35])
+    job = scored(client, user, frame)
+    text = client.get(f"/download_results?job_id={job['job_id']}", headers=user.headers).text
+    lines = text.splitlines()
+    assert lines[0] == "age,income,region,purchases,prediction,probability_no,probability_yes" or \
+        lines[0] == "age,income,region,purchases,prediction,probability_yes,probability_no"
+    assert '"' not in text
+    first = frame.iloc[0]
+    assert lines[1].startswith(f"{first.age},{first.income},{first.region},{first.purchases},")
+    # a cell holding the delimiter or a quote is quoted (and only that cell), so the file still parses
+    odd = frame.astype(object)
+    odd.loc[2, "region"] = 'west, "upper"'
+    job = scored(client, user, odd)
+    text = client.get(f"/download_results?job_id={job['job_id']}", headers=user.headers).text
+    assert '"west, ""upper"""' in text and f"\n{odd.iloc[3].age},{odd.iloc[3].income}," in text
+    assert pd.read_csv(io.StringIO(text)).loc[2, "region"] == 'west, "upper"'

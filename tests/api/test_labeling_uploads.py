@@ -115,7 +115,9 @@ def test_presigned_uploads_to_the_local_store_register_after_complete(client, ac
     for slot, data in zip(slots, [encode(scene(30)), jpeg(scene(31))]):
         put = client.put(local_path(slot["url"]), content=data, headers=slot["headers"])
         assert put.status_code == 200, put.text
-        etags.append(put.json()["etag"])
+        assert put.headers["etag"] == f'"{put.json()["etag"]}"', "the ETag header as S3 sends it, quoted"
+        assert [k for k, _ in put.headers.raw].count(b"etag") == 1
+        etags.append(put.headers["etag"])  # what an S3 client reads, passed on as it is
     done = client.post("/uploads/complete", headers=headers, json={"request_id": request["id"], "uploaded": [
         {"filename": s["filename"], "key": s["key"], "etag": e} for s, e in zip(slots, etags)]})
     assert done.status_code == 200, done.text

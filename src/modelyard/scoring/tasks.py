@@ -19,12 +19,27 @@ CHUNK_ROWS = 100_000
 
 
 def _csv_bytes(frame: pd.DataFrame, *, header: bool) -> bytes:
-    """pyarrow's CSV writer: an order of magnitude faster than DataFrame.to_csv on text columns."""
+    """pyarrow's CSV writer: an order of magnitude faster than DataFrame.to_csv on text columns.
+
+    Cells are quoted only when they must be (RFC 4180: a delimiter, quote or line break inside), as
+    pandas and spreadsheets write them: the uploaded columns are read as text, and pyarrow's default
+    would quote every one of them, numbers included. A chunk with such a cell goes through pandas."""
+    import csv
+
     import pyarrow as pa
     import pyarrow.csv as pc
 
+    head = io.StringIO()
+    if header:
+        csv.writer(head, lineterminator="\n").writerow([str(c) for c in frame.columns])
     out = io.BytesIO()
-    pc.write_csv(pa.Table.from_pandas(frame, preserve_index=False), out, pc.WriteOptions(include_header=header))
+    out.write(head.getvalue().encode())
+    try:
+        pc.write_csv(pa.Table.from_pandas(frame, preserve_index=False), out,
+                     pc.WriteOptions(include_header=False, quoting_style="none"))
+    except pa.ArrowInvalid:
+        body = frame.to_csv(index=False, header=False, lineterminator="\n")
+        return head.getvalue().encode() + body.encode()
     return out.getvalue()
 
 
