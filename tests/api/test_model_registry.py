@@ -160,7 +160,10 @@ def test_broken_files_are_refused_with_400_and_nothing_is_registered(client, acc
 def test_a_skops_file_with_untrusted_types_is_refused_naming_them(client, accounts, app):
     body = upload(client, accounts["user"], untrusted_skops(), expect=400)
     assert body["code"] == "UNTRUSTED_MODEL"
-    assert "sklearn.svm._classes.SVR" in body["message"]
+    assert body["message"].startswith("this model contains KNeighborsRegressor (from scikit-learn), which modelyard "
+                                      "does not load because it is not on its list of trusted types")
+    assert "sklearn" not in body["message"] and "TRUSTED_TYPES" not in body["message"]
+    assert body["details"]["untrusted_types"] == ["sklearn.neighbors.KNeighborsRegressor"]
     assert model_count(app) == 0
 
 

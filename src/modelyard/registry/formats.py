@@ -4,7 +4,8 @@ running code it carries, what its inputs are, and whether it can predict at all.
 Formats and how each is loaded (each loader is registered in ``serving.loader.LOADERS``):
 
 - ``skops``: a zip holding ``schema.json``; loaded by ``training.artifacts.load``, which refuses any
-  type outside its explicit allowlist before anything is imported.
+  type outside its explicit allowlist (``training.trusted``) before anything is imported, and checks
+  the trees and SVMs in it after loading (``training.structure``).
 - ``onnx``: a protobuf ModelProto; parsed by ``onnx`` first so that a graph whose tensors point at
   external files (a way to make the runtime read any file on the host) is refused, then run by
   onnxruntime on one thread, in ONNX format only (no ORT flatbuffers), with no custom op libraries.
@@ -301,9 +302,7 @@ def load_skops(data: bytes) -> Any:
     try:
         return load(bytes(data))
     except UntrustedModel as exc:
-        raise UntrustedModelFile(f"{exc}; modelyard loads skops files holding only the types on its "
-                                 "allowlist (modelyard.training.artifacts.TRUSTED_TYPES)",
-                                 details={"untrusted_types": exc.types}) from None
+        raise UntrustedModelFile(str(exc), details={"untrusted_types": exc.public_types}) from None
     except ModelFileError as exc:
         raise UnsupportedModelFile(f"not a readable skops file (truncated?): {_first_line(exc)}") from None
     except Exception as exc:

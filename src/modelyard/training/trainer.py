@@ -247,8 +247,10 @@ def predict_with(pipeline: Pipeline, task: str, classes: list | None, df: pd.Dat
     """Predict every row of ``df`` as plain Python values.
 
     Classification rows are ``{"prediction", "confidence", "probabilities": {str(label): p}}``,
-    regression rows ``{"prediction": float}``. Columns the model was trained on but absent from
-    ``df`` count as empty values; extra columns are ignored.
+    regression rows ``{"prediction": float}``; an uploaded classifier without probabilities
+    (LinearSVC, RidgeClassifier, SVC without ``probability=True``) answers ``{"prediction"}`` only.
+    Columns the model was trained on but absent from ``df`` count as empty values; extra columns are
+    ignored.
     """
     X = df.reindex(columns=list(pipeline.feature_names_in_))
     if len(X) == 0:
@@ -257,7 +259,10 @@ def predict_with(pipeline: Pipeline, task: str, classes: list | None, df: pd.Dat
         warnings.simplefilter("ignore")
         if task == "regression":
             return [{"prediction": float(v)} for v in pipeline.predict(X).tolist()]
-        probabilities = pipeline.predict_proba(X)
+        try:
+            probabilities = pipeline.predict_proba(X)
+        except AttributeError:
+            return _labels_only(pipeline, classes, pipeline.predict(X))
     known = classes is not None and len(classes) == probabilities.shape[1]
     labels = list(classes) if known else [json_safe(c) for c in pipeline.classes_]
     keys = [str(label) for label in labels]
@@ -267,3 +272,11 @@ def predict_with(pipeline: Pipeline, task: str, classes: list | None, df: pd.Dat
         rows.append({"prediction": labels[best], "confidence": round(row[best], 6),
                      "probabilities": {k: round(p, 6) for k, p in zip(keys, row)}})
     return rows
+
+
+def _labels_only(pipeline: Any, classes: list | None, predicted) -> list[dict]:
+    """Predicted labels of a classifier that has no predict_proba, relabeled like its probabilities would be."""
+    own = getattr(pipeline, "classes_", None)
+    own = [json_safe(c) for c in own] if own is not None else None
+    relabel = dict(zip(own, classes)) if own is not None and classes is not None and len(own) == len(classes) else {}
+    return [{"prediction": relabel.get(json_safe(v), json_safe(v))} for v in list(predicted)]
