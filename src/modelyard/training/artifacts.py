@@ -93,11 +93,11 @@ def scan(data: bytes) -> dict[str, str]:
         node = stack.pop()
         if isinstance(node, dict):
             loader = node.get("__loader__")
-            if "__module__" in node or "__class__" in node:
+            if loader is not None and loader not in TRUSTED_LOADERS:
+                found[str(loader)] = "loader"  # refused as such; the type it would build needs no second word
+            elif "__module__" in node or "__class__" in node:
                 name = f"{node.get('__module__')}.{node.get('__class__')}"
                 found.setdefault(name, "function" if loader == "FunctionNode" else "type")
-            if loader is not None and loader not in TRUSTED_LOADERS:
-                found[str(loader)] = "loader"
             if loader == "RandomGeneratorNode":
                 generator = _bit_generator(node)
                 if generator not in BIT_GENERATORS:

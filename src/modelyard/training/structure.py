@@ -30,9 +30,9 @@ SKIPPED = (str, bytes, int, float, bool, type, types.FunctionType, types.Builtin
 
 
 class UnsafeStructure(ValueError):
-    def __init__(self, what: str, detail: str):
+    def __init__(self, what: str, detail: str, why: str | None = None):
         self.what, self.detail = what, detail
-        super().__init__(structural_refusal(what, detail))
+        super().__init__(structural_refusal(what, detail, why))
 
 
 def check(model: Any) -> None:
@@ -90,8 +90,9 @@ def _check_tree(tree: Any, n_features: int | None) -> None:
 def _check_predictor(predictor: Any, n_features: int | None) -> None:
     nodes = predictor.nodes
     if np.any(nodes["is_categorical"]):
-        raise UnsafeStructure("a histogram gradient boosting tree", "splits on categories, which modelyard does "
-                                                                     "not check")
+        raise UnsafeStructure("a histogram gradient boosting tree", "splits use category sets",
+                              "modelyard cannot check the indices of such splits; encode the categories as numbers "
+                              "(e.g. with an OrdinalEncoder in the pipeline) before the model")
     _check_nodes("a histogram gradient boosting tree", nodes["left"], nodes["right"], nodes["feature_idx"],
                  nodes["is_leaf"].astype(bool), n_features)
 

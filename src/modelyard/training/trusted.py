@@ -176,10 +176,10 @@ def _why(reason: str, one: bool) -> str:
             "save the model as ONNX")
 
 
-def structural_refusal(what: str, detail: str) -> str:
+def structural_refusal(what: str, detail: str, why: str | None = None) -> str:
     """A trusted type whose content fails its check after loading."""
-    return (f"this model contains {what} whose {detail}, which modelyard does not load because predicting with "
-            "it would read memory out of bounds; the file is damaged or was crafted")
+    why = why or "predicting with it would read memory out of bounds; the file is damaged or was crafted"
+    return f"this model contains {what} whose {detail}, which modelyard does not load because {why}"
 
 
 def _join(items: Iterable[str]) -> str:

@@ -176,6 +176,18 @@ def test_trees_with_out_of_range_nodes_are_refused(algorithm, field):
         artifacts.load(_corrupt_first_tree(data, field))
 
 
+def test_a_histogram_boosting_tree_with_category_splits_is_refused_saying_how_to_encode_them():
+    from sklearn.ensemble import HistGradientBoostingRegressor
+
+    X = np.random.default_rng(0).normal(size=(200, 3))
+    data = artifacts.dump(HistGradientBoostingRegressor(max_iter=3).fit(X, X[:, 0]))
+    with pytest.raises(UntrustedModel) as caught:
+        artifacts.load(_corrupt_first_tree(data, "is_categorical", value=1))
+    assert str(caught.value).startswith("this model contains a histogram gradient boosting tree whose splits use "
+                                        "category sets, which modelyard does not load because")
+    assert "OrdinalEncoder" in str(caught.value)
+
+
 def test_a_tree_whose_splits_read_beyond_the_ensembles_inputs_is_refused():
     from sklearn.ensemble import GradientBoostingRegressor
 
