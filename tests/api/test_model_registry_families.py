@@ -159,7 +159,7 @@ def test_the_documentation_lists_every_trusted_family_and_estimator():
         assert family in doc, family
         for name in names:
             assert f"`{name.rsplit('.', 1)[-1]}`" in doc, name
-    assert set(n for names in FAMILIES.values() for n in names) <= set(TRUSTED_TYPES)
+    assert {n for names in FAMILIES.values() for n in names} <= set(TRUSTED_TYPES)
 
 
 def test_a_family_outside_the_list_is_refused_in_words_for_users(client, accounts):

@@ -1,7 +1,8 @@
 """The csv-scoring contract: template, upload, validate, predict, download, retrain, dashboard."""
 from __future__ import annotations
 
-from typing import Annotated, AsyncIterator
+from collections.abc import AsyncIterator
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, UploadFile
 from fastapi.responses import Response, StreamingResponse

@@ -43,7 +43,7 @@ class UntrustedModel(ModelFileError):
         super().__init__(message)
 
     @classmethod
-    def of(cls, found: dict[str, str]) -> "UntrustedModel":
+    def of(cls, found: dict[str, str]) -> UntrustedModel:
         return cls(refusal(found), [f"skops loader: {n}" if k == "loader" else n for n, k in found.items()])
 
 

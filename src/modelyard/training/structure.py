@@ -120,7 +120,7 @@ def _check_boosting_grid(model: Any) -> None:
     width = model.__dict__.get("n_features_in_")
     try:
         initial = model._raw_predict_init(np.zeros((1, int(width)), dtype=np.float32))
-    except Exception as exc:
+    except (ValueError, TypeError, AttributeError, IndexError, KeyError) as exc:
         raise UnsafeStructure(what, f"initial prediction cannot be computed ({type(exc).__name__})") from None
     if initial.shape != (1, stages.shape[1]):
         raise UnsafeStructure(what, f"tree grid has {stages.shape[1]} column(s) for an initial prediction of "

@@ -12,7 +12,7 @@ checks those after loading, before anyone can predict.
 """
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 _SK = "sklearn."
 FAMILIES: dict[str, list[str]] = {

@@ -50,8 +50,8 @@ def test_dropping_the_one_copy_per_request_rule_keeps_images_qc_results_and_labe
     with db.engine.begin() as connection:
         config.attributes["connection"] = connection
         command.upgrade(config, "0004")  # labeling as it was: one copy of an image per request
-    image = dict(request_id="lreq_1", owner_id=1, blob_key="k", content_type="image/png", size=1, width=1,
-                 height=1, sha256="ab" * 32, phash="0" * 48, dhash="0" * 48)
+    image = {"request_id": "lreq_1", "owner_id": 1, "blob_key": "k", "content_type": "image/png", "size": 1,
+             "width": 1, "height": 1, "sha256": "ab" * 32, "phash": "0" * 48, "dhash": "0" * 48}
     with Session(db.engine) as session:
         session.add(User(id=1, username="u", password_hash="x", role="user"))
         session.add(LabelingRequest(id="lreq_1", owner_id=1, title="t", classes=["a"]))
