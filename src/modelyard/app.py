@@ -121,7 +121,7 @@ def create_app(settings: Settings | None = None, *, run_worker: bool | None = No
     if settings.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins,
                            allow_credentials=settings.cors_allow_credentials,
-                           allow_methods=["*"], allow_headers=["*"], expose_headers=["X-Request-ID"])
+                           allow_methods=["*"], allow_headers=["*"], expose_headers=["X-Request-ID", "ETag"])
     app.add_middleware(RequestContextMiddleware, latency=app.state.latency)
     app.add_middleware(MetricsMiddleware)
     return app

@@ -106,3 +106,21 @@ def test_unknown_role_is_refused(client, accounts):
 
 def test_missing_user_is_404(client, accounts):
     assert client.get("/admin/users/99999", headers=accounts["admin"].headers).status_code == 404
+
+
+def test_rate_limit_headers_are_sent_once_each_also_on_the_429(settings):
+    from fastapi.testclient import TestClient
+
+    from modelyard.app import create_app
+
+    settings.rate_limit_api_key = "2/hour"
+    with TestClient(create_app(settings, immediate_jobs=True)) as client:
+        key = register(client).json()["api_key"]
+        answers = [client.get("/api/models", headers={"X-API-Key": key}) for _ in range(3)]
+    assert [a.status_code for a in answers] == [200, 200, 429]
+    for answer, remaining in zip(answers, ["1", "0", "0"]):
+        raw = [(k.decode().lower(), v.decode()) for k, v in answer.headers.raw]
+        for name in ("x-ratelimit-limit", "x-ratelimit-remaining", "x-ratelimit-reset"):
+            assert [n for n, _ in raw].count(name) == 1, (answer.status_code, raw)
+        assert dict(raw)["x-ratelimit-limit"] == "2" and dict(raw)["x-ratelimit-remaining"] == remaining
+    assert answers[2].headers["retry-after"].isdigit()

@@ -67,6 +67,23 @@ def test_a_duplicate_inside_one_request_points_at_the_earlier_image(client, acco
     assert "duplicate_in_request" in results["second.jpg"]["flags"]
 
 
+def test_exact_copies_sent_in_one_batch_are_reported_as_exact_duplicates_of_the_first(client, accounts):
+    headers = accounts["user"].headers
+    request = create_request(client, headers)
+    png = encode(scene(505))
+    body = upload_ok(client, headers, request["id"], [("first.png", png), ("other.png", encode(scene(506))),
+                                                      ("copy.png", png)])
+    listed = {i["filename"]: i for i in client.get(f"/requests/{request['id']}/uploads", headers=headers).json()}
+    results = run_qc(client, headers, request["id"])
+    assert results["first.png"]["duplicate_score"] == 0.0, "the first copy is the original"
+    copy = results["copy.png"]
+    assert copy["duplicate_score"] == 1.0
+    assert {"exact_duplicate", "duplicate_in_request"} <= set(copy["flags"])
+    assert copy["source_image_id"] == body["images"][0]["image_id"]
+    assert key_in(copy["source_url"]) == listed["first.png"]["key"]
+    assert results["other.png"]["duplicate_score"] < 0.5
+
+
 def test_another_customers_earlier_copy_is_scored_but_its_url_is_withheld(client, accounts):
     picture = encode(scene(505))
     theirs = create_request(client, accounts["other"].headers)

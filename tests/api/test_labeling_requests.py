@@ -53,9 +53,17 @@ def test_admin_and_universal_see_every_request_and_may_filter(client, accounts):
         assert client.get(f"/requests/{first['id']}", headers=headers).status_code == 200
 
 
-def test_a_labeler_may_not_create_requests(client, accounts):
+def test_a_labeler_may_not_create_requests_and_is_told_in_the_labeling_contracts_role_words(client, accounts):
     response = client.post("/requests", json={"title": "x", "classes": ["a"]}, headers=accounts["labeler"].headers)
     assert response.status_code == 403
+    assert response.json()["message"] == "this action needs the role customer or admin; you are labeler"
+    assert " user" not in response.json()["message"]
+
+
+def test_a_customer_refused_an_admin_route_is_called_a_customer(client, accounts):
+    response = client.get("/admin/requests", headers=accounts["user"].headers)
+    assert response.status_code == 403
+    assert response.json()["message"] == "this action needs the role admin; you are customer"
 
 
 def test_a_request_needs_a_title_and_at_least_one_class(client, accounts):

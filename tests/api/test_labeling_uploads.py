@@ -78,7 +78,33 @@ def test_a_batch_where_every_file_is_bad_is_refused_with_400(client, accounts):
     assert {d["filename"] for d in response.json()["details"]} == {"a.png", "b.png"}
 
 
-def test_the_same_file_twice_in_a_request_is_skipped(client, accounts):
+def test_copies_inside_one_batch_are_all_stored(client, accounts):
+    headers = accounts["user"].headers
+    request = create_request(client, headers)
+    png = encode(scene(22))
+    body = upload_ok(client, headers, request["id"], [("a.png", png), ("b.png", encode(scene(23))),
+                                                      ("a-copy.png", png), ("a-again.png", png)])
+    assert (body["uploaded"], body["skipped"]) == (4, 0)
+    listed = client.get(f"/requests/{request['id']}/uploads", headers=headers).json()
+    assert sorted(i["filename"] for i in listed) == ["a-again.png", "a-copy.png", "a.png", "b.png"]
+    assert len({i["key"] for i in listed}) == 4
+    again = upload_ok(client, headers, request["id"], [("a.png", png)])
+    assert (again["uploaded"], again["skipped"]) == (0, 1), "a later batch with the same bytes is a retry"
+
+
+def test_copies_inside_one_presigned_completion_are_all_stored(client, accounts):
+    headers = accounts["user"].headers
+    request = create_request(client, headers)
+    slots = presign(client, headers, request["id"], ["one.png", "copy.png"])
+    png = encode(scene(24))
+    for slot in slots:
+        assert client.put(local_path(slot["url"]), content=png, headers=slot["headers"]).status_code == 200
+    done = client.post("/uploads/complete", headers=headers, json={"request_id": request["id"], "uploaded": [
+        {"filename": s["filename"], "key": s["key"]} for s in slots]})
+    assert done.status_code == 200 and (done.json()["uploaded"], done.json()["skipped"]) == (2, 0), done.text
+
+
+def test_the_same_file_in_a_later_batch_is_skipped(client, accounts):
     headers = accounts["user"].headers
     request = create_request(client, headers)
     png = encode(scene(20))
@@ -115,7 +141,9 @@ def test_presigned_uploads_to_the_local_store_register_after_complete(client, ac
     for slot, data in zip(slots, [encode(scene(30)), jpeg(scene(31))]):
         put = client.put(local_path(slot["url"]), content=data, headers=slot["headers"])
         assert put.status_code == 200, put.text
-        etags.append(put.json()["etag"])
+        assert put.headers["etag"] == f'"{put.json()["etag"]}"', "the ETag header as S3 sends it, quoted"
+        assert [k for k, _ in put.headers.raw].count(b"etag") == 1
+        etags.append(put.headers["etag"])  # what an S3 client reads, passed on as it is
     done = client.post("/uploads/complete", headers=headers, json={"request_id": request["id"], "uploaded": [
         {"filename": s["filename"], "key": s["key"], "etag": e} for s, e in zip(slots, etags)]})
     assert done.status_code == 200, done.text

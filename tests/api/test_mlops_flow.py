@@ -115,6 +115,22 @@ def test_missing_columns_are_named_and_extra_columns_reported(client, accounts, 
     assert junk.status_code == 422 and "age" in junk.json()["message"]
 
 
+def test_a_bad_value_is_reported_as_row_n_of_the_data_counting_from_1(client, accounts, trained):
+    user = accounts["user"]
+    client.post(f"/api/models/{trained['model_id']}/deploy", headers=user.headers)
+    kinds = {f["name"]: f["type"] for f in
+             client.get(f"/api/models/{trained['model_id']}", headers=user.headers).json()["signature"]}
+    assert kinds["purchases"] == "integer"
+    good = {"age": 30, "income": 99_000, "region": "west", "purchases": 1}
+    junk = client.post(f"/api/predict/{trained['model_id']}", headers=user.headers,
+                       json={"data": [good, {**good, "purchases": "lots"}]})
+    assert junk.status_code == 422
+    assert junk.json()["message"].startswith(
+        "column 'purchases' expects an integer, got 'lots' (row 2 of the data); 1 bad value(s) in all")
+    assert junk.json()["details"]["errors"] == [
+        {"row": 2, "column": "purchases", "value": "lots", "expected": "integer"}]
+
+
 def test_another_users_model_and_job_are_not_found(client, accounts, trained):
     other = accounts["other"]
     assert client.get(f"/api/models/{trained['model_id']}", headers=other.headers).status_code == 404
@@ -134,7 +150,7 @@ def test_list_filters_sorts_and_pages(client, accounts, trained):
     client.post(f"/api/models/{trained['model_id']}/deploy", headers=user.headers)
     page = client.get("/api/models?status=deployed&sort=accuracy&limit=5", headers=user.headers).json()
     assert page["total"] == 1 and page["limit"] == 5 and page["page"] == 1
-    assert page["models"][0]["id"] == trained["model_id"]
+    assert page["models"][0]["id"] == page["models"][0]["model_id"] == trained["model_id"]
     assert client.get("/api/models?status=archived", headers=user.headers).json()["total"] == 0
     assert client.get("/api/models?status=bogus", headers=user.headers).status_code == 422
 

@@ -340,6 +340,22 @@ def test_retrain_above_the_threshold_registers_version_2_with_both_metrics(clien
     assert version.status_code == 200, f"the new version is not in the registry: {version.text}"
 
 
+def test_following_the_retrain_status_url_leads_to_both_metrics_the_outcome_and_the_new_version(
+        server, admin, retraining):
+    """A client that knows only the answer's links: status_url, then new_model_url, with plain httpx."""
+    above, result = retraining["above"], retraining["job"]["result"]
+    assert above["new_version"] == result["new_version"] == 2, above
+    assert above["status_url"] == f"{server.url}/retrain/{above['job_id']}", above
+    status = httpx.get(above["status_url"], headers=admin, timeout=30).json()
+    assert status["ready"] is True and status["status"] == "completed", status
+    assert status["metrics"] == {"new": result["metrics_new"], "current": result["metrics_current"]}, status
+    assert status["activated"] is result["activated"], status
+    assert status["outcome"] == ("activated" if result["activated"] else "not activated"), status
+    assert "accuracy" in status["reason"], status
+    version = httpx.get(status["new_model_url"], headers=admin, timeout=30)
+    assert version.status_code == 200 and version.json()["version"] == 2, version.text
+
+
 def test_the_dashboard_shows_uploads_rows_scored_the_last_retrain_and_logins_with_the_failed_one(
         client, admin, user, scorer, uploads, scored, broken_file, retraining, failed_login):
     response = client.get("/dashboard", headers=admin)

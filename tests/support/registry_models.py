@@ -145,11 +145,11 @@ def external_data_onnx(location: str = "../../etc/passwd") -> bytes:
 
 
 def untrusted_skops() -> bytes:
-    """A skops file holding a type outside modelyard's allowlist (an SVM)."""
-    from sklearn.svm import SVR
+    """A skops file holding a type outside modelyard's allowlist (k nearest neighbours)."""
+    from sklearn.neighbors import KNeighborsRegressor
 
     frame = customers()
-    return skops_bytes(SVR().fit(frame[FEATURES], frame["amount"]))
+    return skops_bytes(KNeighborsRegressor(algorithm="brute").fit(frame[FEATURES], frame["amount"]))
 
 
 def to_csv(frame: pd.DataFrame) -> bytes:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import re
 import tempfile
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
@@ -61,9 +61,11 @@ def get_blob(
 
 @router.put("/blobs/{key:path}", response_model=BlobPutOut)
 async def put_blob(
-    key: str, request: Request, method: str = Query(""), expires: int = Query(0), sig: str = Query(""),
+    key: str, request: Request, response: Response, method: str = Query(""), expires: int = Query(0),
+    sig: str = Query(""),
 ) -> BlobPutOut:
-    """Upload one blob with a signed PUT URL; the body streams to a spool file, then into the store."""
+    """Upload one blob with a signed PUT URL; the body streams to a spool file, then into the store.
+    The ETag comes back as a quoted header, as S3 sends it, and (unquoted) in the body."""
     blobs = _local_store(request, key)
     _check(blobs, key, "PUT", method, expires, sig)
     limit = request.app.state.runtime.settings.max_upload_bytes
@@ -83,4 +85,6 @@ async def put_blob(
             blobs.put, key, spool, content_type=content_type if _CONTENT_TYPE.match(content_type) else None,
             max_bytes=limit,
         )
+    if info.etag:
+        response.headers["ETag"] = f'"{info.etag}"'
     return BlobPutOut(key=info.key, size=info.size, etag=info.etag)

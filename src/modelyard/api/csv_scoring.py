@@ -1,18 +1,22 @@
 """The csv-scoring contract: template, upload, validate, predict, download, retrain, dashboard."""
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, File, Query, Request, UploadFile
+from fastapi import APIRouter, Depends, Query, Request, UploadFile
 from fastapi.responses import Response, StreamingResponse
+from starlette.datastructures import UploadFile as StarletteUploadFile
 
 from modelyard.api.deps import (
-    AdminUser, AppSettingsDep, CurrentUser, JobsDep, RegistryDep, RuntimeDep, SessionDep, current_user,
+    AppSettingsDep, CurrentUser, JobsDep, RegistryDep, RuntimeDep, SessionDep, current_user, require_roles,
 )
+from modelyard.auth.models import User
+from modelyard.auth.schemas import CSV_SCORING_ROLES
 from modelyard.errors import Conflict
 from modelyard.scoring.schemas import (
-    ActiveModelIn, ActiveModelOut, DashboardOut, RetrainIn, RetrainOut, ScoringJobOut, ScoringUploadOut,
-    SignedResultOut, UploadRef, ValidateOut,
+    ActiveModelIn, ActiveModelOut, DashboardOut, RetrainIn, RetrainOut, RetrainStatusOut, ScoringJobOut,
+    ScoringUploadOut, SignedResultOut, UploadRef, ValidateOut,
 )
 from modelyard.scoring.service import ScoringService
 
@@ -27,6 +31,7 @@ def scoring_service(session: SessionDep, runtime: RuntimeDep, registry: Registry
 
 
 Scoring = Annotated[ScoringService, Depends(scoring_service)]
+AdminUser = Annotated[User, Depends(require_roles("admin", words=CSV_SCORING_ROLES))]  # refusals say "Admin"
 
 
 def base_url(request: Request) -> str:
@@ -55,10 +60,26 @@ def download_template(scoring: Scoring):
     return Response(body, media_type="text/csv", headers={"Content-Disposition": f'attachment; filename="{filename}"'})
 
 
-@router.post("/upload", response_model=ScoringUploadOut)
-def upload(file: Annotated[UploadFile, File(description="a CSV file laid out like the template")],
-           user: CurrentUser, scoring: Scoring):
-    up = scoring.upload(user, file.filename, file.file)
+async def sent_csv(request: Request) -> AsyncIterator[UploadFile | None]:
+    """The multipart field `file` when it holds a file; None for no body, no such field or text in it,
+    so that the service answers 400 as the contract says (a declared File parameter would answer 422)."""
+    form = await request.form()
+    try:
+        sent = form.get("file")
+        yield sent if isinstance(sent, StarletteUploadFile) else None
+    finally:
+        await form.close()
+
+
+UPLOAD_BODY = {"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
+    "type": "object", "required": ["file"],
+    "properties": {"file": {"type": "string", "format": "binary",
+                            "description": "a CSV file laid out like the template"}}}}}}}
+
+
+@router.post("/upload", response_model=ScoringUploadOut, openapi_extra=UPLOAD_BODY)
+def upload(user: CurrentUser, scoring: Scoring, file: Annotated[UploadFile | None, Depends(sent_csv)]):
+    up = scoring.upload(user, file.filename if file else None, file.file if file else None)
     return ScoringUploadOut(upload_id=up.id, status=up.status, filename=up.dataset.filename, rows=up.dataset.rows,
                             columns=up.dataset.column_names, labeled_rows=up.labeled_rows, size=up.dataset.size,
                             uploaded_at=up.created_at)
@@ -118,8 +139,21 @@ def download_results(job_id: Annotated[str, Query()], user: CurrentUser, scoring
 
 
 @router.post("/retrain", response_model=RetrainOut)
-def retrain(body: RetrainIn, admin: AdminUser, scoring: Scoring):
-    return scoring.retrain(admin=admin, threshold=body.threshold_new_labels, activate=body.activate)
+def retrain(body: RetrainIn, admin: AdminUser, scoring: Scoring, request: Request):
+    answer = scoring.retrain(admin=admin, threshold=body.threshold_new_labels, activate=body.activate)
+    if answer.get("job_id"):
+        answer["status_url"] = f"{base_url(request)}/retrain/{answer['job_id']}"
+    return answer
+
+
+@router.get("/retrain/{job_id}", response_model=RetrainStatusOut)
+def retrain_status(job_id: str, user: CurrentUser, scoring: Scoring, request: Request):
+    """A retraining started by POST /retrain: readiness, both versions' metrics, the outcome and why."""
+    status = scoring.retrain_status(scoring.retrain_job(job_id, viewer=user))
+    base = base_url(request)
+    new_id = status["new_model_id"]
+    return {**status, "status_url": f"{base}/retrain/{job_id}",
+            "new_model_url": f"{base}/api/models/{new_id}" if new_id else None}
 
 
 @router.get("/dashboard", response_model=DashboardOut)

@@ -132,12 +132,15 @@ async def current_user(request: Request) -> User:
 CurrentUser = Annotated[User, Depends(current_user)]
 
 
-def require_roles(*roles: str):
-    """A dependency that admits users holding one of `roles` (or `universal`)."""
+def require_roles(*roles: str, words: dict[str, str] | None = None):
+    """A dependency that admits users holding one of `roles` (or `universal`); a refusal names the
+    roles in `words`, the contract's own (labeling calls a user a customer)."""
+    words = words or {}
 
     def check(user: CurrentUser) -> User:
         if not user.has_role(*roles):
-            raise Forbidden(f"this action needs the role {' or '.join(roles)}")
+            needed = " or ".join(dict.fromkeys(words.get(r, r) for r in roles))
+            raise Forbidden(f"this action needs the role {needed}; you are {words.get(user.role, user.role)}")
         return user
 
     return check

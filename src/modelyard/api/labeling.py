@@ -7,6 +7,7 @@ from fastapi import APIRouter, Depends, File, Query, Request, UploadFile, status
 from fastapi.responses import Response
 
 from modelyard.api.deps import CurrentUser, JobsDep, RuntimeDep, SessionDep, current_user, require_roles
+from modelyard.auth.schemas import LABELING_ROLES
 from modelyard.labeling.assignments import AssignmentService, TaskView, export_csv
 from modelyard.labeling.models import REQUEST_STATUSES, LabelingRequest, LabelingTask
 from modelyard.labeling.qc import QcService
@@ -19,7 +20,7 @@ from modelyard.labeling.service import BlobUrls, LabelingService
 from modelyard.labeling.uploads import UploadReport, UploadService
 
 router = APIRouter(tags=["labeling"], dependencies=[Depends(current_user)])
-admin_router = APIRouter(tags=["labeling"], dependencies=[Depends(require_roles("admin"))])
+admin_router = APIRouter(tags=["labeling"], dependencies=[Depends(require_roles("admin", words=LABELING_ROLES))])
 
 
 def labeling_service(session: SessionDep) -> LabelingService:
@@ -81,7 +82,7 @@ def _task_out(view: TaskView) -> TaskOut:
 
 
 @router.post("/requests", response_model=RequestOut, status_code=status.HTTP_201_CREATED,
-             dependencies=[Depends(require_roles("user", "admin"))])
+             dependencies=[Depends(require_roles("user", "admin", words=LABELING_ROLES))])
 def create_request(body: RequestCreate, user: CurrentUser, requests: Requests):
     created = requests.create_request(user, title=body.title, description=body.description, classes=body.classes)
     return _requests_out([created], requests)[0]

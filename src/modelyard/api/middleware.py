@@ -65,8 +65,12 @@ class RequestContextMiddleware:
                 content_type = next((v for k, v in headers if k.lower() == b"content-type"), b"")
                 if content_type.startswith(b"text/html"):
                     headers.extend(HTML_HEADERS)
-                for name, value in scope["state"].get("extra_headers", {}).items():
-                    headers.append((name.lower().encode(), str(value).encode()))
+                # Headers set during the request (rate limits) replace any the response already carries
+                # (a 429 names them too), so each is sent once.
+                extra = [(name.lower().encode(), str(value).encode())
+                         for name, value in scope["state"].get("extra_headers", {}).items()]
+                names = {name for name, _ in extra}
+                headers = [(k, v) for k, v in headers if k.lower() not in names] + extra
                 message["headers"] = headers
             await send(message)
 

@@ -133,11 +133,12 @@ def keyed_rows(frame: pd.DataFrame, key_columns: list[str], first_row: int) -> I
         parts = [key_text(row[k]) for k in key_columns]
         if any(p is None for p in parts):
             empty = [k for k, p in zip(key_columns, parts) if p is None]
-            raise Unprocessable(f"row {first_row + offset + 1}: empty entity key column(s) {', '.join(empty)}")
+            raise Unprocessable(f"row {first_row + offset + 1} of the data: empty entity key column(s) "
+                                f"{', '.join(empty)}")
         key = encode_key(parts)
         if len(key) > MAX_KEY_CHARS:
-            raise Unprocessable(f"row {first_row + offset + 1}: the entity key is longer than {MAX_KEY_CHARS} "
-                                "characters")
+            raise Unprocessable(f"row {first_row + offset + 1} of the data: the entity key is longer than "
+                                f"{MAX_KEY_CHARS} characters")
         yield key, {name: plain(value) for name, value in row.items()}
 
 

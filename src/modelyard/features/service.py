@@ -214,7 +214,7 @@ class FeatureService:
             batch = []
             for key, values in readers.keyed_rows(frame, keys, count):
                 if key in seen:
-                    raise Unprocessable(f"duplicate entity key {key} in the file (row {count + len(batch) + 1})")
+                    raise Unprocessable(f"duplicate entity key {key} in the file (row {count + len(batch) + 1} of the data)")
                 seen.add(key)
                 batch.append({"table_version_id": version.id, "key": key, "values": values})
             if batch:

@@ -32,11 +32,11 @@ class LabelingImage(OwnedMixin, Base):
 
     `phash`/`dhash` hold one 64-bit perceptual hash per view (full image, centre 90 %, centre 80 %)
     as 16 hex digits each: what near-duplicate search indexes. "Earlier" means a smaller
-    (created_at, id).
+    (created_at, id). A request may hold several images with the same bytes (copies sent in one
+    batch are all stored, so that QC reports them); see labeling/uploads.py.
     """
 
     __tablename__ = "labeling_image"
-    __table_args__ = (UniqueConstraint("request_id", "sha256"),)
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)  # img_<hex>
     request_id: Mapped[str] = mapped_column(String(40), ForeignKey("labeling_request.id", ondelete="CASCADE"),

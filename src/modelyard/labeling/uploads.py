@@ -1,7 +1,10 @@
 """Image uploads: multipart batches, presigned PUTs and their completion, and the upload list.
 
 Every file is checked (images.inspect_image) before anything is stored, and on its own: a bad
-file becomes one entry in `errors`, the others go on. A stored image gets a key of modelyard's
+file becomes one entry in `errors`, the others go on. Copies inside one batch (one multipart
+request, or one `/uploads/complete`) are all stored, so that QC reports each later copy as an exact
+duplicate of the first; a file identical to an image stored by an earlier batch of the request is
+skipped, so that sending a batch again is harmless. A stored image gets a key of modelyard's
 making (`labeling/<owner>/<request>/<image id>.<sniffed ext>`); the client's file name is kept
 for display only. Presigned uploads land under `labeling/incoming/<request>/<token>`; completing
 one checks it there, copies it under its final key with its sniffed type, and removes the
@@ -18,7 +21,6 @@ from dataclasses import dataclass, field
 from typing import BinaryIO, Iterable
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from modelyard.db.base import new_id, utcnow
@@ -157,11 +159,14 @@ class UploadService:
         except ImageRejected as exc:
             report.errors.append(_error(name, exc.code, exc.message, upload_key))
             return
-        twin = self._session.scalar(select(LabelingImage.id).where(
-            LabelingImage.request_id == request.id, LabelingImage.sha256 == checked.sha256))
-        if twin:
+        this_batch = {image.id for image in report.stored}
+        twins = list(self._session.scalars(select(LabelingImage.id).where(
+            LabelingImage.request_id == request.id, LabelingImage.sha256 == checked.sha256)
+            .order_by(LabelingImage.created_at, LabelingImage.id)))
+        earlier = [twin for twin in twins if twin not in this_batch]
+        if earlier:  # sent again in a later batch: a retry, kept once
             report.skipped.append({"filename": name, "reason": "identical to an image already in this request",
-                                   "image_id": twin})
+                                   "image_id": earlier[0]})
             return
         image_id = new_id("img")
         key = f"labeling/{request.owner_id}/{request.id}/{image_id}.{checked.extension}"
@@ -177,11 +182,6 @@ class UploadService:
                 phash=checked.phash, dhash=checked.dhash, created_at=utcnow())
             self._session.add(image)
             self._session.commit()
-        except IntegrityError:  # the same bytes arrived concurrently in another upload
-            self._session.rollback()
-            self._discard(key, thumb_key)
-            report.skipped.append({"filename": name, "reason": "identical to an image already in this request"})
-            return
         except BaseException:
             self._session.rollback()
             self._discard(key, thumb_key)

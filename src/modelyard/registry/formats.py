@@ -4,7 +4,8 @@ running code it carries, what its inputs are, and whether it can predict at all.
 Formats and how each is loaded (``LOADERS`` below; the composition root hands it to the model cache):
 
 - ``skops``: a zip holding ``schema.json``; loaded by ``training.artifacts.load``, which refuses any
-  type outside its explicit allowlist before anything is imported.
+  type outside its explicit allowlist (``training.trusted``) before anything is imported, and checks
+  the trees and SVMs in it after loading (``training.structure``).
 - ``onnx``: a protobuf ModelProto; parsed by ``onnx`` first so that a graph whose tensors point at
   external files (a way to make the runtime read any file on the host) is refused, then run by
   onnxruntime on one thread, in ONNX format only (no ORT flatbuffers), with no custom op libraries.
@@ -16,11 +17,18 @@ Formats and how each is loaded (``LOADERS`` below; the composition root hands it
   ``registry.allowPickle`` is on.
 
 Input names come from the model (ONNX input names, LightGBM/XGBoost feature names, scikit-learn
-``feature_names_in_``) or, for models that carry none, from an optional ``signature.json``:
-either a list ``[{"name": ..., "type": "number|integer|string"}, ...]`` or an object
-``{"inputs": [...], "classes": [...], "example": {...}}`` (``classes`` relabels a classifier's
-outputs, ``example`` is the row the smoke test predicts). Every model must predict one synthetic
-row built from its signature before it is accepted.
+``feature_names_in_``). A model that carries none (scikit-learn fitted on a numpy array, an ONNX
+graph with one tensor input, an XGBoost booster without feature names, LightGBM's ``Column_N``)
+reads its inputs by position and is named, first rule that applies:
+
+1. by a ``signature.json`` artifact: either a list ``[{"name": ..., "type": "number|integer|string"},
+   ...]`` or an object ``{"inputs": [...], "classes": [...], "example": {...}}`` (``classes``
+   relabels a classifier's outputs, ``example`` is the row the smoke test predicts);
+2. by the feature table linked at upload: its non-key columns, in the table's order (their number
+   must be the model's input count);
+3. positionally, ``f0 … fN-1``, N from the model (``n_features_in_`` for scikit-learn).
+
+Every model must predict one synthetic row built from its signature before it is accepted.
 """
 from __future__ import annotations
 
@@ -289,9 +297,7 @@ def load_skops(data: bytes) -> Any:
     try:
         return load(bytes(data))
     except UntrustedModel as exc:
-        raise UntrustedModelFile(f"{exc}; modelyard loads skops files holding only the types on its "
-                                 "allowlist (modelyard.training.artifacts.TRUSTED_TYPES)",
-                                 details={"untrusted_types": exc.types}) from None
+        raise UntrustedModelFile(str(exc), details={"untrusted_types": exc.public_types}) from None
     except ModelFileError as exc:
         raise UnsupportedModelFile(f"not a readable skops file (truncated?): {_first_line(exc)}") from None
     except Exception as exc:
@@ -355,7 +361,17 @@ def load(fmt: str, data: bytes, *, allow_pickle: bool = False) -> Any:
     return LOADERS[fmt](data)
 
 
-def inspect(fmt: str, data: bytes, *, declared: Declared | None = None, allow_pickle: bool = False) -> Inspected:
+@dataclass
+class TableInputs:
+    """The non-key columns of the feature table linked at upload, in table order: the names of a
+    model that carries none when no signature.json names them."""
+
+    table: str
+    inputs: list[dict[str, str]]
+
+
+def inspect(fmt: str, data: bytes, *, declared: Declared | None = None, allow_pickle: bool = False,
+            table: TableInputs | None = None) -> Inspected:
     """Load the model, settle its signature, task and classes, and smoke-test it on one row."""
     model = load(fmt, data, allow_pickle=allow_pickle)
     if isinstance(model, adapters.ModelAdapter):
@@ -364,9 +380,8 @@ def inspect(fmt: str, data: bytes, *, declared: Declared | None = None, allow_pi
     else:
         estimator = model.estimator if isinstance(model, adapters.PositionalSklearn) else model
         names, types, task, classes, algorithm, hints = _sklearn_facts(estimator)
-        if fmt == "skops" and names is None:
-            raise UnsupportedModelFile("the skops model was fitted without column names (on an array); fit it on "
-                                       "a pandas DataFrame so that it knows its inputs")
+    if names is None and declared is None and table is not None:
+        declared = _from_table(table, len(types))
     signature = _signature(names, types, declared, hints)
     if declared and declared.classes is not None:
         if task != "classification" or (classes and len(declared.classes) != len(classes)):
@@ -381,6 +396,16 @@ def inspect(fmt: str, data: bytes, *, declared: Declared | None = None, allow_pi
     if task == "classification" and not inspected.classes:
         inspected.classes = list(getattr(model, "classes_", None) or []) or None  # ONNX ZipMap: known once run
     return inspected
+
+
+def _from_table(table: TableInputs, width: int) -> Declared:
+    if width and len(table.inputs) != width:
+        shown = ", ".join(f["name"] for f in table.inputs[:10]) + (", …" if len(table.inputs) > 10 else "")
+        raise Unprocessable(f"the model names no inputs and takes {width}, so modelyard would name them after the "
+                            f"non-key columns of feature table {table.table!r}, but it has {len(table.inputs)} "
+                            f"({shown}); add a signature.json artifact naming the {width} inputs in order")
+    kinds = {"integer": "integer", "number": "number", "boolean": "integer"}
+    return Declared([{"name": f["name"], "type": kinds.get(f.get("type"), "string")} for f in table.inputs])
 
 
 def _signature(names: list[str] | None, types: list[str], declared: Declared | None,

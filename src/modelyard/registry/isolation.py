@@ -34,7 +34,8 @@ def _get_context():
         return _context
 
 
-def _child(conn, fmt: str, declared: formats.Declared | None, allow_pickle: bool, memory_limit: int) -> None:
+def _child(conn, fmt: str, declared: formats.Declared | None, allow_pickle: bool, memory_limit: int,
+           table: formats.TableInputs | None = None) -> None:
     """In the child: limit memory and threads, inspect, send back plain facts or the error."""
     try:
         import resource
@@ -44,7 +45,7 @@ def _child(conn, fmt: str, declared: formats.Declared | None, allow_pickle: bool
         pass
     data = conn.recv_bytes()
     try:
-        found = formats.inspect(fmt, data, declared=declared, allow_pickle=allow_pickle)
+        found = formats.inspect(fmt, data, declared=declared, allow_pickle=allow_pickle, table=table)
         conn.send(("ok", {"format": found.format, "task": found.task, "algorithm": found.algorithm,
                           "signature": found.signature, "classes": _plain(found.classes)}))
     except AppError as exc:
@@ -83,11 +84,13 @@ def _raise(name: str, status: int, code: str, title: str, message: str, details:
 
 
 def inspect(fmt: str, data: bytes, *, declared: formats.Declared | None = None, allow_pickle: bool = False,
-            timeout: float = TIMEOUT_SECONDS, memory_limit: int = MEMORY_LIMIT_BYTES) -> dict[str, Any]:
+            table: formats.TableInputs | None = None, timeout: float = TIMEOUT_SECONDS,
+            memory_limit: int = MEMORY_LIMIT_BYTES) -> dict[str, Any]:
     """``formats.inspect`` in a child process; its facts (format, task, algorithm, signature, classes)."""
     context = _get_context()
     parent, child = context.Pipe()
-    process = context.Process(target=_child, args=(child, fmt, declared, allow_pickle, memory_limit), daemon=True)
+    process = context.Process(target=_child, args=(child, fmt, declared, allow_pickle, memory_limit, table),
+                              daemon=True)
     process.start()
     child.close()
     answer, timed_out = None, False

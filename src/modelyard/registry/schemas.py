@@ -4,13 +4,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from modelyard.registry.models import ModelVersion
 
 
 class ModelSummaryOut(BaseModel):
     id: str
+    model_id: str = Field(description="the same as id, under the name every other answer uses")
     name: str
     version: int
     version_label: str
@@ -23,7 +24,7 @@ class ModelSummaryOut(BaseModel):
 
     @classmethod
     def of(cls, v: ModelVersion) -> "ModelSummaryOut":
-        return cls(id=v.id, name=v.name, version=v.number, version_label=v.label, type=v.task,
+        return cls(id=v.id, model_id=v.id, name=v.name, version=v.number, version_label=v.label, type=v.task,
                    algorithm=v.algorithm, accuracy=(v.metrics or {}).get("accuracy"), status=v.status,
                    created_at=v.created_at, deployed_at=v.deployed_at)
 

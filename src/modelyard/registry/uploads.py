@@ -127,7 +127,8 @@ class UploadService:
             raw = read_limited(upload.stream, MAX_SIGNATURE_BYTES, "signature.json")
             declared = formats.parse_signature(raw)
             upload.stream.seek(0)
-        facts = isolation.inspect(fmt, data, declared=declared, allow_pickle=fmt == "pickle")
+        facts = isolation.inspect(fmt, data, declared=declared, allow_pickle=fmt == "pickle",
+                                  table=self._table_inputs(feature_table) if feature_table else None)
         if feature_table is not None:
             self._check_table_covers(feature_table, facts["signature"])
         filename = safe_filename(model_file.filename) or f"model.{EXTENSIONS[fmt]}"
@@ -183,6 +184,13 @@ class UploadService:
     def _delete(self, keys) -> None:
         for key in list(keys):
             self._blobs.delete(key)
+
+    def _table_inputs(self, table: FeatureTable) -> formats.TableInputs:
+        from modelyard.features.models import FeatureTableVersion
+
+        current = self._session.get(FeatureTableVersion, table.current_version_id) if table.current_version_id else None
+        columns = [c for c in (current.columns if current else []) if c["name"] not in set(table.key_columns)]
+        return formats.TableInputs(table.name, columns)
 
     def _check_table_covers(self, table: FeatureTable, signature: list[dict]) -> None:
         from modelyard.features.service import check_covers

@@ -77,7 +77,34 @@ class RetrainOut(BaseModel):
     current_version: int
     current_model_id: str
     job_id: str | None = None
+    new_version: int | None = Field(None, description="the version number the retraining will register")
+    status_url: str | None = Field(None, description="GET it for readiness, both versions' metrics and the outcome")
     message: str
+
+
+class RetrainStatusOut(BaseModel):
+    job_id: str
+    status: str = Field(description="queued | in_progress | completed | failed | cancelled")
+    ready: bool = Field(description="true once the new version is registered and compared")
+    progress: float
+    step: str | None
+    model: str | None
+    new_version: int | None
+    new_model_id: str | None = Field(description="the new version's id once registered (GET /api/models/{id})")
+    new_model_url: str | None = None
+    current_version: int | None
+    current_model_id: str
+    metrics: dict[str, dict[str, float] | None] = Field(
+        description="new and current: each version's figures on the same held-out rows, once ready")
+    compared_on_rows: int | None
+    trained_on_rows: int | None
+    activated: bool | None
+    outcome: Literal["activated", "not activated", "failed", "cancelled"] | None
+    reason: str | None
+    error: str | None
+    started_at: datetime | None
+    finished_at: datetime | None
+    status_url: str
 
 
 class ActiveModelIn(BaseModel):

@@ -15,8 +15,8 @@ from modelyard.data.csvio import CsvDialect, iter_frames, read_frame
 from modelyard.data.models import Dataset
 from modelyard.data.safe_csv import neutralize_frame
 from modelyard.data.service import DataService
-from modelyard.errors import AppError, Conflict, NotFound
-from modelyard.jobs.models import Job
+from modelyard.errors import AppError, BadRequest, Conflict, NotFound
+from modelyard.jobs.models import ACTIVE, Job
 from modelyard.jobs.service import JobService
 from modelyard.registry.models import ModelVersion, RegisteredModel
 from modelyard.registry.service import RegistryService
@@ -102,7 +102,10 @@ class ScoringService:
                                      .where(ScoringUpload.id.like(prefix + "%"))) or 0
         return f"{prefix}{count + 1:05d}"
 
-    def upload(self, owner: User, filename: str | None, stream: BinaryIO) -> ScoringUpload:
+    def upload(self, owner: User, filename: str | None, stream: BinaryIO | None) -> ScoringUpload:
+        if stream is None:
+            raise BadRequest("no file received: send the CSV as multipart/form-data in the form field 'file' "
+                             "(for example: curl -F file=@batch.csv …/upload)")
         version = self.active_version()
         data = DataService(self._session, self._blobs, max_bytes=self._max_bytes)
         for _ in range(5):
@@ -182,11 +185,58 @@ class ScoringService:
         if new < threshold:
             return {**answer, "status": "skipped", "trained": False,
                     "message": f"{new} new labeled row(s) since the last training; {threshold} needed"}
+        running = self._running_retrain(model)
+        if running is not None:
+            raise Conflict(f"a retraining of {model.name!r} is already {running.status.replace('_', ' ')} "
+                           f"(job {running.id}); follow it at GET /retrain/{running.id}",
+                           details={"job_id": running.id, "status": running.status})
+        number = self._next_version_number(model)
         job = self._jobs.submit("scoring.retrain", owner=admin, params={
-            "model_id": model.id, "base_version_id": version.id, "upload_ids": all_uploads, "activate": activate})
-        return {**answer, "status": "started", "trained": True, "job_id": job.id,
-                "message": f"retraining on {new} new labeled row(s) and earlier data; poll GET /api/jobs/{job.id} "
-                           "— the new version and its metrics are in the job's result when it completes"}
+            "model_id": model.id, "base_version_id": version.id, "upload_ids": all_uploads, "activate": activate,
+            "new_version": number})
+        return {**answer, "status": "started", "trained": True, "job_id": job.id, "new_version": number,
+                "message": f"retraining on {new} new labeled row(s) and earlier data into version {number}; "
+                           "its status_url answers ready, both versions' metrics and whether it was activated"}
+
+    def _running_retrain(self, model: RegisteredModel) -> Job | None:
+        active = select(Job).where(Job.kind == "scoring.retrain", Job.status.in_(ACTIVE)).order_by(Job.created_at)
+        return next((j for j in self._session.scalars(active) if j.params.get("model_id") == model.id), None)
+
+    def _next_version_number(self, model: RegisteredModel) -> int:
+        return (self._session.scalar(select(func.max(ModelVersion.number))
+                                     .where(ModelVersion.model_id == model.id)) or 0) + 1
+
+    def retrain_job(self, job_id: str, *, viewer: User) -> Job:
+        job = self._jobs.get(job_id, viewer=viewer)
+        if job.kind != "scoring.retrain":
+            raise NotFound("retraining job", job_id)
+        return job
+
+    def retrain_status(self, job: Job) -> dict[str, Any]:
+        """Where a retraining stands; once completed, both versions' figures on the same held-out rows
+        and whether the new version was activated, and why."""
+        base = self._session.get(ModelVersion, job.params["base_version_id"])
+        model = self._session.get(RegisteredModel, job.params["model_id"])
+        result = job.result or {}
+        ready = job.status == "completed"
+        answer: dict[str, Any] = {
+            "job_id": job.id, "status": job.status, "ready": ready, "progress": job.progress, "step": job.step,
+            "model": model.name if model else None,
+            "new_version": result.get("new_version", job.params.get("new_version")),
+            "new_model_id": result.get("new_model_id"),
+            "current_version": base.number if base else None, "current_model_id": job.params["base_version_id"],
+            "metrics": {"new": result.get("metrics_new"), "current": result.get("metrics_current")},
+            "compared_on_rows": result.get("compared_on_rows"), "trained_on_rows": result.get("trained_on_rows"),
+            "activated": result.get("activated"), "outcome": None, "reason": result.get("reason"),
+            "error": job.error, "started_at": job.started_at, "finished_at": job.finished_at}
+        if ready:
+            answer["outcome"] = "activated" if result.get("activated") else "not activated"
+            answer["reason"] = answer["reason"] or result.get("outcome")
+        elif job.status in ("failed", "cancelled"):
+            answer["outcome"], answer["activated"] = job.status, False
+            answer["reason"] = f"the retraining {job.status}" + (f": {job.error}" if job.error else "") + \
+                "; the current version stays active"
+        return answer
 
     # Dashboard -------------------------------------------------------------
 

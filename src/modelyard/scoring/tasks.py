@@ -38,12 +38,27 @@ def in_order(work, items, *, workers: int):
 
 
 def _csv_bytes(frame: pd.DataFrame, *, header: bool) -> bytes:
-    """pyarrow's CSV writer: an order of magnitude faster than DataFrame.to_csv on text columns."""
+    """pyarrow's CSV writer: an order of magnitude faster than DataFrame.to_csv on text columns.
+
+    Cells are quoted only when they must be (RFC 4180: a delimiter, quote or line break inside), as
+    pandas and spreadsheets write them: the uploaded columns are read as text, and pyarrow's default
+    would quote every one of them, numbers included. A chunk with such a cell goes through pandas."""
+    import csv
+
     import pyarrow as pa
     import pyarrow.csv as pc
 
+    head = io.StringIO()
+    if header:
+        csv.writer(head, lineterminator="\n").writerow([str(c) for c in frame.columns])
     out = io.BytesIO()
-    pc.write_csv(pa.Table.from_pandas(frame, preserve_index=False), out, pc.WriteOptions(include_header=header))
+    out.write(head.getvalue().encode())
+    try:
+        pc.write_csv(pa.Table.from_pandas(frame, preserve_index=False), out,
+                     pc.WriteOptions(include_header=False, quoting_style="none"))
+    except pa.ArrowInvalid:
+        body = frame.to_csv(index=False, header=False, lineterminator="\n")
+        return head.getvalue().encode() + body.encode()
     return out.getvalue()
 
 
@@ -106,6 +121,20 @@ def _labeled_frame(ctx: JobContext, session, version: ModelVersion) -> pd.DataFr
     return pd.concat(frames, ignore_index=True)
 
 
+def activation(task: str, activate: str, figures: dict[str, dict], rows: int) -> tuple[bool, str]:
+    """Whether the new version becomes the active one, and why, in words for the admin."""
+    metric = "R²" if task == "regression" else "accuracy"
+    new, current = headline(task, figures["new"]), headline(task, figures["current"])
+    compared = f"its {metric} on {rows} held-out row(s) is {new:.4g} against {current:.4g} for the current version"
+    if activate == "always":
+        return True, f"activated because activate was 'always' ({compared})"
+    if activate == "never":
+        return False, f"not activated because activate was 'never' ({compared})"
+    if new >= current:
+        return True, f"activated because it is not worse: {compared}"
+    return False, f"not activated because it is worse: {compared}"
+
+
 def retrain(ctx: JobContext, *, predictions: PredictionPipeline) -> dict:
     """Train a new version on all labeled data; keep it active only if it is not worse on common held-out rows.
 
@@ -145,16 +174,15 @@ def retrain(ctx: JobContext, *, predictions: PredictionPipeline) -> dict:
         version = predictions.version(version_id)
         outputs = predictions.model(version).predictor.predict_frame(rows)
         figures[label] = score_metrics(task, holdout[target], outputs.predictions)
-    better = headline(task, figures["new"]) >= headline(task, figures["current"])
-    activate = ctx.params.get("activate", "if_not_worse")
-    deploy = activate == "always" or (activate == "if_not_worse" and better)
+    deploy, reason = activation(task, ctx.params.get("activate", "if_not_worse"), figures, len(holdout))
     with ctx.db.session() as session:
         version = session.get(ModelVersion, new_id)
         version.metrics = {**result.metrics, "holdout": figures["new"]}
         session.commit()
         if deploy:
             RegistryService(session, ctx.blobs).deploy(version)
-        outcome = "activated" if deploy else "kept current version (new one is worse)"
-        return {"outcome": outcome, "activated": deploy, "new_model_id": version.id, "new_version": version.number,
+        outcome = "activated" if deploy else "kept current version"
+        return {"outcome": outcome, "activated": deploy, "reason": reason,
+                "new_model_id": version.id, "new_version": version.number,
                 "current_model_id": base.id, "metrics_new": figures["new"], "metrics_current": figures["current"],
                 "compared_on_rows": len(holdout), "trained_on_rows": len(learn), "algorithm": result.algorithm}

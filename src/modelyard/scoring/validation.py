@@ -42,6 +42,14 @@ MESSAGES = {
 ERRORS = {"missing_column", "type_error"}
 
 
+def _where(rows: list[int], count: int) -> str:
+    """' in rows 4, 8 of the data': the same words and 1-based numbers as every other row message."""
+    if not rows:
+        return ""
+    more = f" (the first {len(rows)} of {count})" if count > len(rows) else ""
+    return f" in row{'s' if len(rows) > 1 else ''} {', '.join(map(str, rows))} of the data{more}"
+
+
 def check(chunks: Iterator[pd.DataFrame], *, signature: list[dict[str, Any]], target: str | None,
           reference: dict[str, dict[str, Any]], id_columns: list[str]) -> dict[str, Any]:
     """The `/validate` answer: valid, issues[], rows, labeled_rows. Rows are numbered from 1 (the first data row)."""
@@ -103,6 +111,7 @@ def check(chunks: Iterator[pd.DataFrame], *, signature: list[dict[str, Any]], ta
         bounds = reference.get(column or "", {})
         message = MESSAGES[kind].format(count=count, column=column, examples=", ".join(findings.examples[(kind, column)][:3]),
                                         range=f"[{bounds.get('min')}, {bounds.get('max')}]")
+        message += _where(findings.rows[(kind, column)], count)
         issues.append({"kind": kind, "column": column, "rows": findings.rows[(kind, column)], "count": count,
                        "severity": "error" if kind in ERRORS else "warning", "message": message})
     if rows and findings.counts.get(("empty_row", None), 0) == rows:

@@ -55,6 +55,17 @@ def _plain(value: Any) -> Any:
     return value.item() if isinstance(value, np.generic) else value
 
 
+def _relabeled(classes: list[Any] | None, estimator: Any, predicted: Any) -> np.ndarray:
+    """Predicted labels of a classifier without probabilities, relabeled as its probabilities would be."""
+    own = getattr(estimator, "classes_", None)
+    own = [_plain(c) for c in own] if own is not None else None
+    relabel = dict(zip(own, classes)) if own is not None and classes is not None and len(own) == len(classes) else {}
+    values = [relabel.get(_plain(v), _plain(v)) for v in np.asarray(predicted).reshape(-1)]
+    out = np.empty(len(values), dtype=object)
+    out[:] = values
+    return out
+
+
 def class_labels(classes: list[Any] | None, estimator: Any, width: int) -> list[Any]:
     """The version's own labels when they fit the output; else the estimator's (as JSON values)."""
     if classes is not None and len(classes) == width:
@@ -70,7 +81,7 @@ def run_estimator(estimator: Any, task: str, classes: list[Any] | None, X: Any) 
         warnings.simplefilter("ignore")
         if task == "regression":
             return Outputs(task, values=np.asarray(estimator.predict(X), dtype=float).reshape(-1))
-        if not hasattr(estimator, "predict_proba"):
-            return Outputs(task, values=np.asarray(estimator.predict(X), dtype=object).reshape(-1))
+        if not hasattr(estimator, "predict_proba"):  # LinearSVC, RidgeClassifier, SVC without probabilities
+            return Outputs(task, values=_relabeled(classes, estimator, estimator.predict(X)))
         proba = np.asarray(estimator.predict_proba(X), dtype=float)
     return Outputs("classification", proba=proba, labels=class_labels(classes, estimator, proba.shape[1]))

@@ -246,8 +246,10 @@ def predict_with(pipeline: Pipeline, task: str, classes: list | None, df: pd.Dat
     """Predict every row of ``df`` as plain Python values (``serving.outputs`` holds the rules).
 
     Classification rows are ``{"prediction", "confidence", "probabilities": {str(label): p}}``,
-    regression rows ``{"prediction": float}``. Columns the model was trained on but absent from
-    ``df`` count as empty values; extra columns are ignored.
+    regression rows ``{"prediction": float}``; an uploaded classifier without probabilities
+    (LinearSVC, RidgeClassifier, SVC without ``probability=True``) answers ``{"prediction"}`` only.
+    Columns the model was trained on but absent from ``df`` count as empty values; extra columns are
+    ignored.
     """
     from modelyard.serving.outputs import run_estimator
 

@@ -30,3 +30,48 @@ def test_sqlite_runs_in_wal_mode(tmp_path):
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
     db.dispose()
+
+
+def test_dropping_the_one_copy_per_request_rule_keeps_images_qc_results_and_labels(database_url):
+    """0006 rebuilds labeling_image on SQLite; the rows that point at its images must survive."""
+    from alembic import command
+    from alembic.config import Config
+    from sqlalchemy.orm import Session
+
+    from modelyard.auth.models import User
+    from modelyard.db.base import utcnow
+    from modelyard.db.engine import MIGRATIONS
+    from modelyard.labeling.models import ImageLabel, LabelingImage, LabelingRequest, LabelingTask, QcResult
+
+    db = Database(database_url)
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.set_main_option("sqlalchemy.url", db.url.replace("%", "%%"))
+    with db.engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "0004")  # labeling as it was: one copy of an image per request
+    image = {"request_id": "lreq_1", "owner_id": 1, "blob_key": "k", "content_type": "image/png", "size": 1,
+             "width": 1, "height": 1, "sha256": "ab" * 32, "phash": "0" * 48, "dhash": "0" * 48}
+    with Session(db.engine) as session:
+        session.add(User(id=1, username="u", password_hash="x", role="user"))
+        session.add(LabelingRequest(id="lreq_1", owner_id=1, title="t", classes=["a"]))
+        session.flush()
+        session.add_all([LabelingImage(id="img_1", filename="a.png", **image),
+                         LabelingImage(id="img_2", filename="b.png", **{**image, "sha256": "cd" * 32}),
+                         LabelingTask(id="task_1", request_id="lreq_1", owner_id=1)])
+        session.flush()
+        session.add_all([QcResult(image_id="img_2", request_id="lreq_1", source_image_id="img_1", flags=["x"],
+                                  evidence=[]),
+                         ImageLabel(task_id="task_1", image_id="img_1", labels=["a"], created_at=utcnow())])
+        session.commit()
+    db.migrate()
+    with Session(db.engine) as session:
+        assert session.get(QcResult, "img_2").source_image_id == "img_1"
+        assert session.get(ImageLabel, ("task_1", "img_1")).labels == ["a"]
+        session.add(LabelingImage(id="img_3", filename="copy.png", **image))  # the same bytes again
+        session.commit()
+        session.delete(session.get(LabelingImage, "img_1"))  # foreign keys still point at labeling_image
+        session.commit()
+        assert session.get(ImageLabel, ("task_1", "img_1")) is None
+        assert session.get(QcResult, "img_2").source_image_id is None
+    db.dispose()

@@ -37,4 +37,4 @@ def test_an_empty_key_value_is_refused_naming_its_row():
     frame = pd.DataFrame({"id": ["1", None], "x": [1, 2]})
     with pytest.raises(readers.Unprocessable) as error:
         list(readers.keyed_rows(frame, ["id"], 0))
-    assert "row 2" in error.value.message
+    assert "row 2 of the data" in error.value.message

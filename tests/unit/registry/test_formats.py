@@ -128,13 +128,48 @@ def test_signature_json_may_relabel_classes_and_give_the_smoke_test_row(frame):
     assert found.example == {"spend": 120.0, "visits": 3, "tenure": 1.5}
 
 
-def test_a_skops_model_fitted_without_column_names_is_refused(frame):
+def _on_arrays(frame):
     from sklearn.linear_model import Ridge
 
-    bare = Ridge().fit(frame[FEATURES].to_numpy(), frame["amount"])
-    with pytest.raises(formats.UnsupportedModelFile) as error:
-        formats.inspect("skops", skops_bytes(bare))
-    assert "DataFrame" in error.value.message
+    return Ridge().fit(frame[FEATURES].to_numpy(), frame["amount"])
+
+
+TABLE = formats.TableInputs("customers", [{"name": "spend", "type": "number"}, {"name": "visits", "type": "integer"},
+                                          {"name": "tenure", "type": "number"}])
+
+
+def test_a_skops_model_fitted_on_an_array_is_named_f0_to_fn_and_predicts_by_position(frame):
+    bare = _on_arrays(frame)
+    found = formats.inspect("skops", skops_bytes(bare))
+    assert found.signature == [{"name": "f0", "type": "number"}, {"name": "f1", "type": "number"},
+                               {"name": "f2", "type": "number"}]
+    bound = adapters.bind(found.model, found.signature)
+    rows = frame[FEATURES].iloc[:5].set_axis(["f0", "f1", "f2"], axis=1)
+    np.testing.assert_allclose(bound.predict(rows), bare.predict(frame[FEATURES].iloc[:5].to_numpy()))
+
+
+def test_signature_json_names_an_array_model_before_a_linked_table_does(frame):
+    declared = formats.parse_signature(signature_json(["a", "b", "c"]))
+    found = formats.inspect("skops", skops_bytes(_on_arrays(frame)), declared=declared, table=TABLE)
+    assert [f["name"] for f in found.signature] == ["a", "b", "c"]
+
+
+def test_a_linked_tables_non_key_columns_name_an_array_model_in_table_order(frame):
+    found = formats.inspect("skops", skops_bytes(_on_arrays(frame)), table=TABLE)
+    assert found.signature == TABLE.inputs
+
+
+def test_a_linked_table_with_another_number_of_columns_is_422_saying_what_to_do(frame):
+    wider = formats.TableInputs("customers", TABLE.inputs + [{"name": "amount", "type": "number"}])
+    with pytest.raises(formats.Unprocessable) as error:
+        formats.inspect("skops", skops_bytes(_on_arrays(frame)), table=wider)
+    assert "takes 3" in error.value.message and "has 4" in error.value.message
+    assert "signature.json" in error.value.message
+
+
+def test_a_model_that_names_its_inputs_ignores_the_linked_table(frame, model):
+    found = formats.inspect("skops", skops_bytes(model), table=formats.TableInputs("t", [{"name": "x"}]))
+    assert [f["name"] for f in found.signature] == FEATURES
 
 
 def test_category_columns_of_a_pipeline_are_strings_smoke_tested_with_a_known_category(frame):

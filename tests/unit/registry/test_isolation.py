@@ -24,7 +24,9 @@ def test_a_file_that_crashes_the_native_loader_is_refused_and_this_process_lives
 def test_errors_raised_in_the_child_keep_their_class_status_and_details():
     with pytest.raises(formats.UntrustedModelFile) as error:
         isolation.inspect("skops", untrusted_skops())
-    assert error.value.status == 400 and error.value.details["untrusted_types"] == ["sklearn.svm._classes.SVR"]
+    assert error.value.status == 400 and error.value.details["untrusted_types"] == \
+        ["sklearn.neighbors.KNeighborsRegressor"]
+    assert error.value.message.startswith("this model contains KNeighborsRegressor (from scikit-learn)")
 
 
 def test_a_check_that_takes_too_long_is_refused():

@@ -110,12 +110,45 @@ def test_a_function_like_os_system_is_refused_by_name():
     assert f"{os.system.__module__}.system" in caught.value.types
 
 
-def test_a_scikit_learn_type_that_skops_trusts_by_default_is_still_refused():
-    data = skops.io.dumps(SVC().fit([[0.0], [1.0]], [0, 1]))
-    assert "sklearn.svm._classes.SVC" not in skops.io.get_untrusted_types(data=data)
+def test_a_scikit_learn_type_that_skops_trusts_by_default_is_still_refused_in_words_for_users():
+    from sklearn.neighbors import KNeighborsClassifier
+
+    data = skops.io.dumps(KNeighborsClassifier(n_neighbors=1).fit([[0.0], [1.0]], [0, 1]))
+    assert "sklearn.neighbors._classification.KNeighborsClassifier" not in skops.io.get_untrusted_types(data=data)
     with pytest.raises(UntrustedModel) as caught:
         artifacts.load(data)
-    assert caught.value.types == ["sklearn.svm._classes.SVC"]
+    assert "sklearn.neighbors._classification.KNeighborsClassifier" in caught.value.types
+    message = str(caught.value)
+    assert message.startswith("this model contains ") and "KNeighborsClassifier (from scikit-learn)" in message
+    assert "which modelyard does not load because it is not on its list of trusted types" in message
+    assert "sklearn." not in message and "modelyard." not in message and ".py" not in message
+    assert "sklearn.neighbors.KNeighborsClassifier" in caught.value.public_types
+
+
+def test_the_issues_scaler_and_gradient_boosting_pipeline_loads_and_predicts_the_same():
+    from sklearn.ensemble import GradientBoostingRegressor
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    X = np.random.default_rng(0).normal(size=(200, 4))
+    y = X[:, 0] * 3 - X[:, 1]
+    model = make_pipeline(StandardScaler(), GradientBoostingRegressor(n_estimators=20, random_state=0)).fit(X, y)
+    assert "numpy.random.mtrand.RandomState" in artifacts.referenced_types(artifacts.dump(model))
+    loaded = artifacts.load(artifacts.dump(model))
+    np.testing.assert_array_equal(loaded.predict(X), model.predict(X))
+
+
+def test_a_generator_rebuilt_on_a_numpy_function_instead_of_a_bit_generator_is_refused_before_loading():
+    from sklearn.ensemble import HistGradientBoostingRegressor
+
+    X = np.random.default_rng(0).normal(size=(300, 3))
+    data = artifacts.dump(HistGradientBoostingRegressor(max_iter=5, early_stopping=True).fit(X, X[:, 0]))
+    assert r'\"PCG64\"' in zipfile.ZipFile(io.BytesIO(data)).read("schema.json").decode()
+    evil = _rewrite_schema(data, lambda text: text.replace(r'\"PCG64\"', r'\"seed\"'))
+    with pytest.raises(UntrustedModel) as caught:
+        artifacts.load(evil)
+    assert "numpy.random.seed" in caught.value.types
+    assert "a random generator built on 'seed'" in str(caught.value)
 
 
 def test_a_refused_object_is_never_instantiated():
@@ -139,8 +172,53 @@ def test_an_unknown_skops_loader_is_refused():
                                                   ("HistGradientBoostingRegressor", "left")])
 def test_trees_with_out_of_range_nodes_are_refused(algorithm, field):
     data = artifacts.dump(_fitted("regression", algorithm, np.arange(300.0), _mixed(300)))
-    with pytest.raises(UntrustedModel, match="out-of-range child"):
+    with pytest.raises(UntrustedModel, match="child nodes point outside the tree"):
         artifacts.load(_corrupt_first_tree(data, field))
+
+
+def test_a_histogram_boosting_tree_with_category_splits_is_refused_saying_how_to_encode_them():
+    from sklearn.ensemble import HistGradientBoostingRegressor
+
+    X = np.random.default_rng(0).normal(size=(200, 3))
+    data = artifacts.dump(HistGradientBoostingRegressor(max_iter=3).fit(X, X[:, 0]))
+    with pytest.raises(UntrustedModel) as caught:
+        artifacts.load(_corrupt_first_tree(data, "is_categorical", value=1))
+    assert str(caught.value).startswith("this model contains a histogram gradient boosting tree whose splits use "
+                                        "category sets, which modelyard does not load because")
+    assert "OrdinalEncoder" in str(caught.value)
+
+
+def test_a_tree_whose_splits_read_beyond_the_ensembles_inputs_is_refused():
+    from sklearn.ensemble import GradientBoostingRegressor
+
+    X = np.random.default_rng(0).normal(size=(100, 3))
+    model = GradientBoostingRegressor(n_estimators=3, max_depth=2).fit(X, X[:, 0])
+    data = _corrupt_first_tree(artifacts.dump(model), "feature", value=2_000)
+    with pytest.raises(UntrustedModel, match="beyond the 3 the model takes"):
+        artifacts.load(data)
+
+
+def test_a_gradient_boosting_grid_wider_than_its_initial_prediction_is_refused():
+    from sklearn.ensemble import GradientBoostingClassifier
+
+    X = np.random.default_rng(0).normal(size=(90, 3))
+    model = GradientBoostingClassifier(n_estimators=2, max_depth=1).fit(X, (X[:, 0] > 0).astype(int))
+    model.estimators_ = np.repeat(model.estimators_, 3, axis=1)  # 3 trees per stage for a 1-column prediction
+    with pytest.raises(UntrustedModel, match="tree grid has 3 column"):
+        artifacts.load(artifacts.dump(model))
+
+
+@pytest.mark.parametrize("field, value", [("_n_support", np.array([5, 500], dtype=np.int32)),
+                                          ("_dual_coef_", np.zeros((1, 3))),
+                                          ("_intercept_", np.zeros(4)),
+                                          ("_impl", "epsilon_svr")])
+def test_an_svm_whose_support_vectors_and_coefficients_disagree_is_refused(field, value):
+    X = np.random.default_rng(0).normal(size=(60, 3))
+    model = SVC().fit(X, (X[:, 0] > 0).astype(int))
+    setattr(model, field, value)
+    with pytest.raises(UntrustedModel) as caught:
+        artifacts.load(artifacts.dump(model))
+    assert str(caught.value).startswith("this model contains a support vector machine (SVC)")
 
 
 def test_bytes_that_are_not_a_skops_file_are_refused():
@@ -152,7 +230,7 @@ def _rewrite_schema(data: bytes, change) -> bytes:
     return _rewrite(data, lambda name, content: change(content.decode()).encode() if name == "schema.json" else content)
 
 
-def _corrupt_first_tree(data: bytes, field: str) -> bytes:
+def _corrupt_first_tree(data: bytes, field: str, value: int = 10 ** 6) -> bytes:
     done = []
 
     def change(name: str, content: bytes) -> bytes:
@@ -161,7 +239,8 @@ def _corrupt_first_tree(data: bytes, field: str) -> bytes:
         array = np.load(io.BytesIO(content), allow_pickle=False)
         if array.dtype.names is None or field not in array.dtype.names:
             return content
-        array[field][0] = 10 ** 6
+        inner = np.flatnonzero(array["left_child" if "left_child" in array.dtype.names else "left"] > 0)
+        array[field][inner[0] if len(inner) else 0] = value
         done.append(name)
         buffer = io.BytesIO()
         np.save(buffer, array, allow_pickle=False)
@@ -179,3 +258,43 @@ def _rewrite(data: bytes, change) -> bytes:
             target.writestr(name, change(name, source.read(name)))
     json.loads(zipfile.ZipFile(io.BytesIO(out.getvalue())).read("schema.json"))
     return out.getvalue()
+
+
+def _trusted_estimators():
+    from modelyard.training.trusted import FAMILIES
+
+    needs_members = {"Pipeline", "FeatureUnion", "ColumnTransformer", "VotingClassifier", "VotingRegressor",
+                     "StackingClassifier", "StackingRegressor", "Booster"}
+    return [name for family, names in FAMILIES.items() if family.startswith(("Linear", "Support", "Trees", "Other",
+                                                                             "Scalers", "Encoders", "Imputers"))
+            for name in names if name.rsplit(".", 1)[-1] not in needs_members]
+
+
+@pytest.mark.parametrize("dotted", _trusted_estimators(), ids=lambda d: d.rsplit(".", 1)[-1])
+def test_every_trusted_estimator_and_transformer_round_trips_and_computes_the_same(dotted):
+    import importlib
+    import warnings
+
+    module, name = dotted.rsplit(".", 1)
+    cls = getattr(importlib.import_module(module), name)
+    rng = np.random.default_rng(0)
+    X = np.abs(rng.normal(size=(80, 3))) + 0.1
+    y_reg, y_clf = X[:, 0] * 2 + X[:, 1], np.digitize(X[:, 0], [0.5, 1.0])
+    model = cls(**({"random_state": 0} if "random_state" in cls().get_params() else {}))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        if name in ("LabelEncoder", "LabelBinarizer"):
+            model.fit(y_clf)
+            X, compute = y_clf, "transform"
+        else:
+            from sklearn.base import is_classifier
+
+            target = y_clf if is_classifier(model) else y_reg  # transformers ignore it
+            model.fit(X, target)
+            compute = next(m for m in ("predict_proba", "predict", "transform") if hasattr(model, m))
+        loaded = artifacts.load(artifacts.dump(model))
+        np.testing.assert_array_equal(_dense(getattr(loaded, compute)(X)), _dense(getattr(model, compute)(X)))
+
+
+def _dense(values):
+    return values.toarray() if hasattr(values, "toarray") else np.asarray(values)
