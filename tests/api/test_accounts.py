@@ -1,4 +1,6 @@
 """Sign-up, API keys, the current user, and admin user management."""
+import pytest
+
 
 
 def register(client, name="newbie"):
@@ -106,3 +108,11 @@ def test_unknown_role_is_refused(client, accounts):
 
 def test_missing_user_is_404(client, accounts):
     assert client.get("/admin/users/99999", headers=accounts["admin"].headers).status_code == 404
+
+
+@pytest.mark.parametrize("value", [0, "false", "no", 1])
+def test_is_active_must_be_a_json_boolean(client, accounts, value):
+    user = accounts["user"]
+    response = client.patch(f"/admin/users/{user.id}", json={"is_active": value}, headers=accounts["admin"].headers)
+    assert response.status_code == 422, response.text
+    assert client.get("/api/auth/user", headers=user.headers).status_code == 200

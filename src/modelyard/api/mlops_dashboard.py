@@ -8,6 +8,7 @@ from fastapi import APIRouter, Body, Depends, File, Query, Request, UploadFile, 
 from modelyard.api.deps import (
     AdminUser, AppSettingsDep, CurrentUser, JobsDep, RegistryDep, RuntimeDep, SessionDep, current_user,
 )
+from modelyard.api.model_refs import ExactVersion, VersionRef
 from modelyard.api.params import IsoDateTime, Offset, Page
 from modelyard.data.schemas import UploadOut
 from modelyard.data.service import DataService
@@ -87,13 +88,13 @@ def list_models(user: CurrentUser, registry: RegistryDep,
 
 
 @router.get("/api/models/{model_id}", response_model=ModelDetailOut)
-def get_model(model_id: str, user: CurrentUser, registry: RegistryDep):
-    return ModelDetailOut.of(registry.get_version(model_id, viewer=user))
+def get_model(version: VersionRef):
+    return ModelDetailOut.of(version)
 
 
 @router.post("/api/models/{model_id}/deploy", response_model=DeployOut)
-def deploy_model(model_id: str, user: CurrentUser, registry: RegistryDep, session: SessionDep):
-    version = registry.deploy(registry.get_version(model_id, viewer=user))
+def deploy_model(version: VersionRef, user: CurrentUser, registry: RegistryDep, session: SessionDep):
+    version = registry.deploy(version)
     activity.record(session, "deployment", f"Model '{version.name}' v{version.number} deployed successfully",
                     user=user, details={"model_id": version.id, "accuracy": (version.metrics or {}).get("accuracy")})
     return DeployOut(model_id=version.id, name=version.name, status=version.status,
@@ -101,16 +102,17 @@ def deploy_model(model_id: str, user: CurrentUser, registry: RegistryDep, sessio
 
 
 @router.post("/api/models/{model_id}/archive", response_model=ModelDetailOut)
-def archive_model(model_id: str, user: CurrentUser, registry: RegistryDep, runtime: RuntimeDep):
-    version = registry.archive(registry.get_version(model_id, viewer=user))
+def archive_model(version: ExactVersion, registry: RegistryDep, runtime: RuntimeDep):
+    version = registry.archive(version)
     runtime.models.evict(version.id)
     return ModelDetailOut.of(version)
 
 
 @router.delete("/api/models/{model_id}", status_code=status.HTTP_204_NO_CONTENT)
-def delete_model(model_id: str, user: CurrentUser, registry: RegistryDep, runtime: RuntimeDep):
-    registry.delete(registry.get_version(model_id, viewer=user))
-    runtime.models.evict(model_id)
+def delete_model(version: ExactVersion, registry: RegistryDep, runtime: RuntimeDep):
+    version_id = version.id
+    registry.delete(version)
+    runtime.models.evict(version_id)
 
 
 @router.post("/api/predict/{model_ref}", response_model=PredictOut)
