@@ -147,3 +147,10 @@ def test_retrain_below_then_above_the_threshold_and_dashboard(client, accounts, 
     assert dashboard["last_retrain"]["status"] == "completed"
     assert dashboard["recent_uploads"][0]["user"] == user.username
     assert client.get("/dashboard", headers=user.headers).status_code == 403
+
+
+@pytest.mark.parametrize("threshold", ["5", True, 10**12, 0])
+def test_retrain_threshold_must_be_a_json_number_in_range(client, accounts, threshold):
+    response = client.post("/retrain", json={"threshold_new_labels": threshold}, headers=accounts["admin"].headers)
+    assert response.status_code == 422, response.text
+    assert "threshold_new_labels" in response.json()["message"]
