@@ -71,3 +71,9 @@ def test_the_declared_schemes_are_the_ones_the_api_accepts(client, accounts):
     assert client.get("/api/auth/user", headers={"X-API-Key": key}).status_code == 200
     assert client.get("/api/auth/user", headers={"Authorization": f"Bearer {key}"}).status_code == 200
     assert client.get("/api/auth/user", headers=accounts["user"].headers).status_code == 200
+
+
+def test_login_documents_the_json_and_form_bodies_it_reads_by_hand(client):
+    body = client.get("/openapi.json").json()["paths"]["/login"]["post"]["requestBody"]
+    assert set(body["content"]) == {"application/json", "application/x-www-form-urlencoded"}
+    assert client.post("/login", data={"username": "admin", "password": "admin-password-1"}).status_code == 200

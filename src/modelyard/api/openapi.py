@@ -100,6 +100,14 @@ SERVICE_STATUSES: dict[tuple[str, str], set[int]] = {
     ("GET", "/inference"): {400, 403, 404, 409},
 }
 
+# Bodies that a route reads by hand, so FastAPI cannot see them: `/login` takes JSON, a form or query parameters.
+_LOGIN = {"$ref": "#/components/schemas/LoginIn"}
+MANUAL_BODIES: dict[tuple[str, str], dict[str, Any]] = {
+    ("POST", "/login"): {"required": False, "description": "username and password as JSON or a form "
+                                                           "(or as the query parameters the contract shows)",
+                         "content": {"application/json": {"schema": _LOGIN},
+                                     "application/x-www-form-urlencoded": {"schema": _LOGIN}}},
+}
 
 def _routes(app: FastAPI) -> Iterator[Any]:
     try:
@@ -152,6 +160,8 @@ def complete(document: dict[str, Any], app: FastAPI) -> None:
         for method, operation in operations.items():
             route = routes.get((method.upper(), path)) or next(
                 (r for (m, p), r in routes.items() if m == method.upper() and p.split(":")[0] + "}" == path), None)
+            if (method.upper(), path) in MANUAL_BODIES and "requestBody" not in operation:
+                operation["requestBody"] = MANUAL_BODIES[(method.upper(), path)]
             statuses = _signature_statuses(route, operation) if route is not None else {503}
             statuses |= SERVICE_STATUSES.get((method.upper(), path), set())
             responses = operation.setdefault("responses", {})
