@@ -14,7 +14,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from modelyard import __version__, process
 from modelyard.api import admin, auth, blobs, csv_scoring, docs, errors, jobs, live, mlops_dashboard, system
 from modelyard.api import labeling, predict
-from modelyard.api import model_registry
+from modelyard.api import model_registry, openapi
 from modelyard.api.metrics_middleware import MetricsMiddleware
 from modelyard.api.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from modelyard.auth.service import AuthService
@@ -115,6 +115,7 @@ def create_app(settings: Settings | None = None, *, run_worker: bool | None = No
                    admin.router, mlops_dashboard.router, csv_scoring.router, labeling.router, live.router,
                    model_registry.public, model_registry.router):
         app.include_router(router)
+    openapi.install(app)
 
     app.add_middleware(BodyLimitMiddleware, json_limit=settings.max_json_bytes,
                        upload_limit=settings.max_upload_bytes)

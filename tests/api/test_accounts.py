@@ -1,4 +1,6 @@
 """Sign-up, API keys, the current user, and admin user management."""
+import pytest
+
 
 
 def register(client, name="newbie"):
@@ -124,3 +126,11 @@ def test_rate_limit_headers_are_sent_once_each_also_on_the_429(settings):
             assert [n for n, _ in raw].count(name) == 1, (answer.status_code, raw)
         assert dict(raw)["x-ratelimit-limit"] == "2" and dict(raw)["x-ratelimit-remaining"] == remaining
     assert answers[2].headers["retry-after"].isdigit()
+
+
+@pytest.mark.parametrize("value", [0, "false", "no", 1])
+def test_is_active_must_be_a_json_boolean(client, accounts, value):
+    user = accounts["user"]
+    response = client.patch(f"/admin/users/{user.id}", json={"is_active": value}, headers=accounts["admin"].headers)
+    assert response.status_code == 422, response.text
+    assert client.get("/api/auth/user", headers=user.headers).status_code == 200

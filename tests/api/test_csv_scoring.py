@@ -263,3 +263,10 @@ def test_result_csvs_quote_no_numbers_and_only_the_cells_that_need_it(client, ac
     text = client.get(f"/download_results?job_id={job['job_id']}", headers=user.headers).text
     assert '"west, ""upper"""' in text and f"\n{odd.iloc[3].age},{odd.iloc[3].income}," in text
     assert pd.read_csv(io.StringIO(text)).loc[2, "region"] == 'west, "upper"'
+
+
+@pytest.mark.parametrize("threshold", ["5", True, 10**12, 0])
+def test_retrain_threshold_must_be_a_json_number_in_range(client, accounts, threshold):
+    response = client.post("/retrain", json={"threshold_new_labels": threshold}, headers=accounts["admin"].headers)
+    assert response.status_code == 422, response.text
+    assert "threshold_new_labels" in response.json()["message"]

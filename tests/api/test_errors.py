@@ -103,3 +103,46 @@ def test_an_unexpected_failure_is_a_500_in_the_error_shape(app, settings):
     with TestClient(app, raise_server_exceptions=False) as client:
         body = assert_error(client.get("/boom-for-test"), 500, "INTERNAL_ERROR")
     assert "kaput" not in json.dumps(body)
+
+
+@pytest.mark.parametrize(("method", "path"), [
+    ("PUT", "/admin/users"), ("POST", "/admin/users/1"), ("PUT", "/api/models/x"), ("PATCH", "/api/feature-tables/t"),
+])
+def test_405_lists_every_method_any_route_on_the_path_accepts(client, method, path):
+    expected = {"/admin/users": {"GET", "POST"}, "/admin/users/1": {"GET", "PATCH", "DELETE"},
+                "/api/models/x": {"GET", "DELETE"}, "/api/feature-tables/t": {"GET", "PUT", "DELETE"}}[path]
+    response = client.request(method, path)
+    body = assert_error(response, 405, "METHOD_NOT_ALLOWED")
+    assert set(response.headers["Allow"].split(", ")) == expected
+    assert all(m in body["message"] for m in expected)
+
+
+HUGE = str(2**70)
+
+
+@pytest.mark.parametrize("url", [
+    f"/api/datasets?offset={HUGE}", f"/api/jobs?offset={HUGE}", f"/requests?offset={HUGE}",
+    f"/api/models?page={HUGE}",
+    f"/admin/users/{HUGE}", f"/admin/users/{2**31}", "/admin/users/0", "/admin/users/-1",
+])
+def test_integers_beyond_what_the_database_holds_are_422_not_500(client, accounts, url):
+    body = assert_error(client.get(url, headers=accounts["admin"].headers), 422, "INVALID_INPUT")
+    assert body["details"][0]["type"] in ("less_than_equal", "greater_than_equal")
+
+
+@pytest.mark.parametrize("method", ["PATCH", "DELETE"])
+def test_changing_a_user_beyond_the_id_range_is_422_not_500(client, accounts, method):
+    response = client.request(method, f"/admin/users/{2**63}", json={"is_active": True},
+                              headers=accounts["admin"].headers)
+    assert_error(response, 422, "INVALID_INPUT")
+
+
+def test_the_largest_id_a_user_can_have_is_simply_not_found(client, accounts):
+    assert_error(client.get(f"/admin/users/{2**31 - 1}", headers=accounts["admin"].headers), 404)
+
+
+def test_offsets_of_a_labeling_request_beyond_the_database_are_422(client, accounts):
+    created = client.post("/requests", json={"title": "cats", "classes": ["cat"]}, headers=accounts["user"].headers)
+    url = f"/requests/{created.json()['id']}/uploads"
+    assert_error(client.get(f"{url}?offset={HUGE}", headers=accounts["user"].headers), 422, "INVALID_INPUT")
+    assert client.get(f"{url}?offset=5", headers=accounts["user"].headers).json() == []

@@ -1,4 +1,6 @@
 """Jobs over HTTP: owners see their own, admins all, others get 404."""
+import pytest
+
 from modelyard.jobs.service import JobService
 
 
@@ -56,3 +58,16 @@ def test_diagnostics_is_admin_only_and_validates_its_input(client, accounts):
     assert client.post("/admin/diagnostics", json={}, headers=accounts["user"].headers).status_code == 403
     bad = client.post("/admin/diagnostics", json={"seconds": -1}, headers=accounts["admin"].headers)
     assert bad.status_code == 422
+
+
+@pytest.mark.parametrize("body", [{"seconds": False}, {"fail": 0}, {"seconds": "5"}, {"fail": "yes"},
+                                  {"seconds": False, "fail": 0}])
+def test_diagnostics_refuses_booleans_as_numbers_and_numbers_as_booleans(client, accounts, body):
+    response = client.post("/admin/diagnostics", json=body, headers=accounts["admin"].headers)
+    assert response.status_code == 422, response.text
+    assert response.json()["code"] == "INVALID_INPUT"
+
+
+def test_job_listing_beyond_any_offset_is_422(client, accounts):
+    assert client.get(f"/api/jobs?offset={2**64}", headers=accounts["user"].headers).status_code == 422
+    assert client.get(f"/api/jobs?offset={10**9}", headers=accounts["user"].headers).json() == []

@@ -1,6 +1,7 @@
 """Bad input to the mlops routes: each gets a clear 4xx or a job that fails with a reason."""
 import numpy as np
 import pandas as pd
+import pytest
 
 from tests.api.test_mlops_flow import train, upload
 from tests.support.datasets import buyers, to_csv
@@ -65,3 +66,13 @@ def test_predicting_rows_that_are_not_objects_is_422(client, accounts):
     response = client.post("/api/predict/anything", json={"data": [1, 2]}, headers=accounts["user"].headers)
     assert response.status_code == 422
     assert client.post("/api/predict/anything", json={"data": []}, headers=accounts["user"].headers).status_code == 422
+
+
+@pytest.mark.parametrize("params", [{"random_state": True}, {"random_state": 2**40}, {"max_training_time": "30"},
+                                    {"test_split": "0.2"}])
+def test_training_parameters_must_be_json_numbers_in_range(client, accounts, params):
+    user = accounts["user"]
+    file_id = upload(client, user, buyers(60))["file_id"]
+    response = client.post("/api/train", json={"file_id": file_id, "training_params": params}, headers=user.headers)
+    assert response.status_code == 422, response.text
+    assert response.json()["code"] == "INVALID_INPUT"

@@ -72,6 +72,36 @@ def test_a_skops_upload_with_an_artifact_answers_the_contract_fields(client, acc
     assert body["model_id"].startswith("reg_") and body["model_version_id"].startswith("model_")
 
 
+def test_the_model_id_of_an_upload_reads_and_deploys_its_newest_version(client, accounts, skops_file):
+    user = accounts["user"]
+    first = upload(client, user, skops_file)
+    second = upload(client, user, skops_file, version="2")
+    assert first["model_id"] == second["model_id"]
+    shown = client.get(f"/api/models/{second['model_id']}", headers=user.headers)
+    assert shown.status_code == 200 and shown.json()["id"] == second["model_version_id"]
+    deployed = client.post(f"/api/models/{second['model_id']}/deploy", headers=user.headers)
+    assert deployed.status_code == 200, deployed.text
+    assert deployed.json()["model_id"] == second["model_version_id"]
+    assert deployed.json()["status"] == "deployed"
+
+
+def test_archive_and_delete_need_a_version_id_and_say_so(client, accounts, skops_file):
+    user = accounts["user"]
+    body = upload(client, user, skops_file)
+    for method, path in (("POST", f"/api/models/{body['model_id']}/archive"), ("DELETE", f"/api/models/{body['model_id']}")):
+        response = client.request(method, path, headers=user.headers)
+        assert response.status_code == 404
+        assert "model_version_id" in response.json()["message"]
+    assert client.get(f"/api/models/{body['model_version_id']}", headers=user.headers).json()["status"] == "trained"
+
+
+def test_another_users_registered_model_id_is_not_found(client, accounts, skops_file):
+    body = upload(client, accounts["user"], skops_file)
+    response = client.get(f"/api/models/{body['model_id']}", headers=accounts["other"].headers)
+    assert response.status_code == 404 and response.json()["code"] == "MODEL_NOT_FOUND"
+    assert client.post(f"/api/models/{body['model_id']}/deploy", headers=accounts["other"].headers).status_code == 404
+
+
 def test_the_model_file_and_each_artifact_download_byte_for_byte(client, accounts, skops_file):
     user = accounts["user"]
     upload(client, user, skops_file, artifacts=[CONFIG])

@@ -142,8 +142,8 @@ def test_each_trusted_family_uploads_and_predicts_like_the_local_model(client, a
         got = answer.json()["predictions"]
         task = "regression" if target == "amount" else "classification"
         expected, proba = local(model, task, rows)
-        if task == "regression":
-            assert [p["prediction"] for p in got] == pytest.approx(expected, rel=1e-9, abs=1e-12), name
+        if task == "regression":  # served compiled when faithful: within 1e-5 of max(1, |value|) (docs/performance.md)
+            assert [p["prediction"] for p in got] == pytest.approx(expected, rel=1e-5, abs=1e-5), name
             continue
         assert [p["prediction"] for p in got] == expected, name
         if proba is not None:

@@ -149,3 +149,16 @@ def test_websocket_reports_a_training_job_that_ended_between_two_looks(client, a
                 break
         assert message["type"] == "training_progress" and message["status"] == "failed"
         assert "class" in message["error"].lower()
+
+
+@pytest.mark.parametrize("since", ["0", "1700000000", "1.5e9", "yesterday"])
+def test_activity_since_must_be_a_date_not_a_number(client, accounts, since):
+    response = client.get(f"/api/activity?since={since}", headers=accounts["user"].headers)
+    assert response.status_code == 422, response.text
+    assert "since" in response.json()["message"]
+
+
+@pytest.mark.parametrize("since", ["2020-01-31", "2020-01-31T12:00:00Z", "2020-01-31T12:00:00+02:00"])
+def test_activity_since_takes_a_date_or_a_date_time(client, accounts, since):
+    response = client.get("/api/activity", params={"since": since}, headers=accounts["user"].headers)
+    assert response.status_code == 200, response.text

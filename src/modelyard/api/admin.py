@@ -6,6 +6,7 @@ from fastapi import APIRouter, Depends, status
 from pydantic import BaseModel
 
 from modelyard.api.deps import AdminUser, AuthDep, RuntimeDep, require_roles
+from modelyard.api.params import UserId
 from modelyard.auth.schemas import ROLE_INPUT, AdminUserOut, UserCreate, UserUpdate
 from modelyard.errors import Conflict
 
@@ -24,12 +25,12 @@ def create_user(body: UserCreate, auth: AuthDep):
 
 
 @router.get("/admin/users/{user_id}", response_model=AdminUserOut)
-def get_user(user_id: int, auth: AuthDep):
+def get_user(user_id: UserId, auth: AuthDep):
     return AdminUserOut.of(auth.get_user(user_id))
 
 
 @router.patch("/admin/users/{user_id}", response_model=AdminUserOut)
-def update_user(user_id: int, body: UserUpdate, admin: AdminUser, auth: AuthDep):
+def update_user(user_id: UserId, body: UserUpdate, admin: AdminUser, auth: AuthDep):
     user = auth.get_user(user_id)
     if user.id == admin.id and (body.is_active is False or (body.role and body.role not in ("admin", "universal"))):
         raise Conflict("an admin cannot deactivate or demote their own account")
@@ -39,7 +40,7 @@ def update_user(user_id: int, body: UserUpdate, admin: AdminUser, auth: AuthDep)
 
 
 @router.delete("/admin/users/{user_id}", response_model=AdminUserOut)
-def deactivate_user(user_id: int, admin: AdminUser, auth: AuthDep):
+def deactivate_user(user_id: UserId, admin: AdminUser, auth: AuthDep):
     user = auth.get_user(user_id)
     if user.id == admin.id:
         raise Conflict("an admin cannot deactivate their own account")

@@ -15,6 +15,7 @@ from modelyard.storage.local import LocalBlobStore
 router = APIRouter(tags=["blobs"])
 
 SPOOL_MAX_BYTES = 1024 * 1024
+MAX_EXPIRES = 10**12  # a Unix time (year 33658); keeps the signed value a plain 64-bit number
 _CONTENT_TYPE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]*/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]*( *;[ -~]*)?$")
 
 
@@ -44,7 +45,7 @@ def _check(blobs: LocalBlobStore, key: str, http_method: str, method: str, expir
     responses={200: {"content": {"application/octet-stream": {}}, "description": "The blob's bytes"}},
 )
 def get_blob(
-    key: str, request: Request, method: str = Query(""), expires: int = Query(0), sig: str = Query(""),
+    key: str, request: Request, method: str = Query(""), expires: int = Query(0, ge=0, le=MAX_EXPIRES), sig: str = Query(""),
 ) -> StreamingResponse:
     """Download one blob with a signed GET URL."""
     blobs = _local_store(request, key)
@@ -61,8 +62,8 @@ def get_blob(
 
 @router.put("/blobs/{key:path}", response_model=BlobPutOut)
 async def put_blob(
-    key: str, request: Request, response: Response, method: str = Query(""), expires: int = Query(0),
-    sig: str = Query(""),
+    key: str, request: Request, response: Response, method: str = Query(""),
+    expires: int = Query(0, ge=0, le=MAX_EXPIRES), sig: str = Query(""),
 ) -> BlobPutOut:
     """Upload one blob with a signed PUT URL; the body streams to a spool file, then into the store.
     The ETag comes back as a quoted header, as S3 sends it, and (unquoted) in the body."""

@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import OperationalError as SQLAlchemyOperationalError
 from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import get_route_path
 
 from modelyard.errors import AppError
 
@@ -56,6 +57,27 @@ def _validation_details(exc: RequestValidationError) -> list[dict[str, Any]]:
     return [{"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")} for e in exc.errors()]
 
 
+def _flat_routes(app: Any) -> list[Any]:
+    """The app's routes with included routers' prefixes applied (FastAPI ≥ 0.16x keeps included routers nested)."""
+    try:
+        from fastapi.routing import iter_route_contexts
+    except ImportError:  # older FastAPI copies every included route into app.routes
+        return list(app.router.routes)
+    return list(iter_route_contexts(app.router.routes))
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """Every method any route on this path accepts (Starlette's 405 names only the first matching route's)."""
+    path = get_route_path(request.scope)
+    methods: set[str] = set()
+    for route in _flat_routes(request.app):
+        regex, route_methods = getattr(route, "path_regex", None), getattr(route, "methods", None)
+        if regex is not None and route_methods and regex.match(path):
+            methods.update(route_methods)
+    order = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+    return sorted(methods, key=lambda m: (order.index(m) if m in order else len(order), m))
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(AppError)
     async def app_error(request: Request, exc: AppError):
@@ -73,8 +95,13 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException):
         message = exc.detail if isinstance(exc.detail, str) else TITLES.get(exc.status_code, "Error")
+        headers = dict(getattr(exc, "headers", None) or {})
+        if exc.status_code == 405:
+            allowed = allowed_methods(request)
+            headers["Allow"] = ", ".join(allowed)
+            message = f"{request.method} is not allowed on {request.url.path}; allowed: {', '.join(allowed)}"
         return error_response(request, exc.status_code, HTTP_CODES.get(exc.status_code, "ERROR"), message,
-                              headers=getattr(exc, "headers", None))
+                              headers=headers)
 
     @app.exception_handler(SQLAlchemyOperationalError)
     @app.exception_handler(SQLAlchemyTimeoutError)

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, File, Query, Request, UploadFile, status
+from fastapi import APIRouter, Depends, File, Path, Query, Request, UploadFile, status
 
 from modelyard.api.deps import CurrentUser, RegistryDep, RuntimeDep, SessionDep
+from modelyard.api.model_refs import ID_HELP, version_of
 from modelyard.features.schemas import (
     FeatureRowOut, FeatureTableDetailOut, FeatureTableList, FeatureTableOut, FeatureTableVersionOut, LinkedModelOut,
 )
@@ -77,15 +78,16 @@ def lookup_feature_row(table_ref: str, request: Request, user: CurrentUser, feat
 
 
 @router.put("/{table_ref}/models/{model_version_id}", response_model=LinkedModelOut)
-def link_model(table_ref: str, model_version_id: str, user: CurrentUser, features: Features, registry: RegistryDep):
-    version = registry.get_version(model_version_id, viewer=user)
+def link_model(table_ref: str, model_version_id: Annotated[str, Path(description=ID_HELP)], user: CurrentUser,
+               features: Features, registry: RegistryDep, session: SessionDep):
+    version = version_of(model_version_id, viewer=user, registry=registry, session=session)
     return LinkedModelOut.of(features.link(version, features.get(table_ref, viewer=user)))
 
 
 @router.delete("/{table_ref}/models/{model_version_id}", status_code=status.HTTP_204_NO_CONTENT)
-def unlink_model(table_ref: str, model_version_id: str, user: CurrentUser, features: Features,
-                 registry: RegistryDep):
-    version = registry.get_version(model_version_id, viewer=user)
+def unlink_model(table_ref: str, model_version_id: Annotated[str, Path(description=ID_HELP)], user: CurrentUser,
+                 features: Features, registry: RegistryDep, session: SessionDep):
+    version = version_of(model_version_id, viewer=user, registry=registry, session=session)
     table = features.get(table_ref, viewer=user)
     if version.feature_table == table.id:
         features.link(version, None)

@@ -6,6 +6,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, status
 
 from modelyard.api.deps import AdminUser, CurrentUser, JobsDep, current_user
+from modelyard.api.params import Offset
 from modelyard.jobs.models import STATUSES
 from modelyard.jobs.schemas import DiagnosticsIn, JobOut
 
@@ -15,7 +16,7 @@ router = APIRouter(tags=["jobs"], dependencies=[Depends(current_user)])
 @router.get("/api/jobs", response_model=list[JobOut])
 def list_jobs(user: CurrentUser, jobs: JobsDep, kind: str | None = None,
               status_: Annotated[str | None, Query(alias="status", pattern="|".join(STATUSES))] = None,
-              limit: Annotated[int, Query(ge=1, le=500)] = 50, offset: Annotated[int, Query(ge=0)] = 0):
+              limit: Annotated[int, Query(ge=1, le=500)] = 50, offset: Offset = 0):
     return [JobOut.of(j) for j in jobs.list(viewer=user, kind=kind, status=status_, limit=limit, offset=offset)]
 
 

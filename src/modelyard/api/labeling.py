@@ -8,6 +8,7 @@ from fastapi.responses import Response
 
 from modelyard.api.deps import CurrentUser, JobsDep, RuntimeDep, SessionDep, current_user, require_roles
 from modelyard.auth.schemas import LABELING_ROLES
+from modelyard.api.params import Offset
 from modelyard.labeling.assignments import AssignmentService, TaskView, export_csv
 from modelyard.labeling.models import REQUEST_STATUSES, LabelingRequest, LabelingTask
 from modelyard.labeling.qc import QcService
@@ -93,7 +94,7 @@ def list_requests(user: CurrentUser, requests: Requests,
                   status_: Annotated[Literal[REQUEST_STATUSES] | None, Query(alias="status")] = None,  # type: ignore[valid-type]
                   owner: Annotated[str | None, Query(max_length=100, description="admins: one owner's")] = None,
                   mine: Annotated[bool, Query(description="admins: only their own")] = False,
-                  limit: Annotated[int, Query(ge=1, le=1000)] = 200, offset: Annotated[int, Query(ge=0)] = 0):
+                  limit: Annotated[int, Query(ge=1, le=1000)] = 200, offset: Offset = 0):
     found = requests.list_requests(viewer=user, status=status_, owner=owner, mine=mine, limit=limit, offset=offset)
     return _requests_out(found, requests)
 
@@ -114,7 +115,7 @@ def upload_images(labeling_request: OwnedRequest, uploads: Uploads,
 
 @router.get("/requests/{request_id}/uploads", response_model=list[ImageOut])
 def list_uploads(labeling_request: OwnedRequest, uploads: Uploads, urls: Urls,
-                 limit: Annotated[int, Query(ge=1, le=5000)] = 1000, offset: Annotated[int, Query(ge=0)] = 0):
+                 limit: Annotated[int, Query(ge=1, le=5000)] = 1000, offset: Offset = 0):
     return [ImageOut(image_id=i.id, filename=i.filename, key=i.blob_key, etag=i.etag, content_type=i.content_type,
                      size_bytes=i.size, width=i.width, height=i.height, created_at=i.created_at,
                      preview_url=urls.get(i.thumb_key or i.blob_key))
@@ -180,7 +181,7 @@ def list_tasks(user: CurrentUser, assignments: Assignments,
 
 @router.get("/tasks/{task_id}", response_model=TaskDetail)
 def get_task(task: OwnedTask, assignments: Assignments, urls: Urls,
-             limit: Annotated[int, Query(ge=1, le=5000)] = 1000, offset: Annotated[int, Query(ge=0)] = 0):
+             limit: Annotated[int, Query(ge=1, le=5000)] = 1000, offset: Offset = 0):
     view = assignments.views([task])[0]
     images = [TaskImage(image_id=i.id, url=urls.get(i.blob_key), filename=i.filename,
                         preview_url=urls.get(i.thumb_key), labels=labels)

@@ -1,7 +1,6 @@
 """The mlops-dashboard contract: datasets, training, models, predict, settings, activity."""
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Depends, File, Query, Request, UploadFile, status
@@ -9,6 +8,8 @@ from fastapi import APIRouter, Body, Depends, File, Query, Request, UploadFile, 
 from modelyard.api.deps import (
     AdminUser, AppSettingsDep, CurrentUser, JobsDep, RegistryDep, RuntimeDep, SessionDep, current_user,
 )
+from modelyard.api.model_refs import ExactVersion, OwnedVersion
+from modelyard.api.params import IsoDateTime, Offset, Page
 from modelyard.data.schemas import UploadOut
 from modelyard.data.service import DataService
 from modelyard.errors import NotFound
@@ -41,7 +42,7 @@ def upload_csv(file: Annotated[UploadFile, File(description="a CSV file with a h
 
 @router.get("/api/datasets", response_model=list[UploadOut])
 def list_datasets(user: CurrentUser, data: Data, limit: Annotated[int, Query(ge=1, le=500)] = 50,
-                  offset: Annotated[int, Query(ge=0)] = 0):
+                  offset: Offset = 0):
     return [UploadOut.of(d) for d in data.list(viewer=user, limit=limit, offset=offset)]
 
 
@@ -77,20 +78,20 @@ def training_status(job_id: str, user: CurrentUser, jobs: JobsDep):
 def list_models(user: CurrentUser, registry: RegistryDep,
                 status_: Annotated[Literal[VERSION_STATUSES] | None, Query(alias="status")] = None,  # type: ignore[valid-type]
                 sort: Literal["created_at", "accuracy", "name"] = "created_at",
-                limit: Annotated[int, Query(ge=1, le=200)] = 20, page: Annotated[int, Query(ge=1)] = 1,
+                limit: Annotated[int, Query(ge=1, le=200)] = 20, page: Page = 1,
                 name: str | None = None):
     versions, total = registry.list_versions(viewer=user, status=status_, sort=sort, limit=limit, page=page, name=name)
     return ModelPage(models=[ModelSummaryOut.of(v) for v in versions], total=total, page=page, limit=limit)
 
 
 @router.get("/api/models/{model_id}", response_model=ModelDetailOut)
-def get_model(model_id: str, user: CurrentUser, registry: RegistryDep):
-    return ModelDetailOut.of(registry.get_version(model_id, viewer=user))
+def get_model(version: OwnedVersion):
+    return ModelDetailOut.of(version)
 
 
 @router.post("/api/models/{model_id}/deploy", response_model=DeployOut)
-def deploy_model(model_id: str, user: CurrentUser, registry: RegistryDep, session: SessionDep):
-    version = registry.deploy(registry.get_version(model_id, viewer=user))
+def deploy_model(version: OwnedVersion, user: CurrentUser, registry: RegistryDep, session: SessionDep):
+    version = registry.deploy(version)
     activity.record(session, "deployment", f"Model '{version.name}' v{version.number} deployed successfully",
                     user=user, details={"model_id": version.id, "accuracy": (version.metrics or {}).get("accuracy")})
     return DeployOut(model_id=version.id, name=version.name, status=version.status,
@@ -98,13 +99,13 @@ def deploy_model(model_id: str, user: CurrentUser, registry: RegistryDep, sessio
 
 
 @router.post("/api/models/{model_id}/archive", response_model=ModelDetailOut)
-def archive_model(model_id: str, user: CurrentUser, registry: RegistryDep):
-    return ModelDetailOut.of(registry.archive(registry.get_version(model_id, viewer=user)))
+def archive_model(version: ExactVersion, registry: RegistryDep):
+    return ModelDetailOut.of(registry.archive(version))
 
 
 @router.delete("/api/models/{model_id}", status_code=status.HTTP_204_NO_CONTENT)
-def delete_model(model_id: str, user: CurrentUser, registry: RegistryDep):
-    registry.delete(registry.get_version(model_id, viewer=user))
+def delete_model(version: ExactVersion, registry: RegistryDep):
+    registry.delete(version)
 
 
 @router.get("/api/settings", response_model=SettingsOut)
@@ -125,7 +126,7 @@ def update_settings(admin: AdminUser, app_settings: AppSettingsDep, session: Ses
 def get_activity(user: CurrentUser, session: SessionDep, request: Request,
                  limit: Annotated[int, Query(ge=1, le=1000)] = 50,
                  type_: Annotated[str | None, Query(alias="type", pattern="|".join(activity.TYPES))] = None,
-                 since: datetime | None = None):
+                 since: Annotated[IsoDateTime | None, Query(description="only entries at or after this ISO 8601 date or date-time")] = None):
     request.app.state.runtime.tally.flush()  # so that this user's latest predictions are counted
     rows, total = activity.query(session, viewer=user, type=type_, since=since, limit=limit)
     return ActivityPage(activities=[{"id": a.id, "type": a.type, "message": a.message, "timestamp": a.timestamp,

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, File, Query, Request, UploadFile
 from fastapi.responses import Response, StreamingResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from modelyard.api import feature_tables
 from modelyard.api.deps import AppSettingsDep, CurrentUser, RegistryDep, RuntimeDep, SessionDep, current_user
@@ -38,8 +38,10 @@ Inference = Annotated[InferenceService, Depends(inference_service)]
 
 
 class UploadModelOut(BaseModel):
-    model_id: str
-    model_version_id: str
+    model_id: str = Field(description="the registered model's id (`reg_…`); under /api/models/{model_id} it "
+                                      "means the model's newest version")
+    model_version_id: str = Field(description="this version's id (`model_…`), which every route taking a "
+                                              "model version id accepts")
     model_name: str
     model_version: str
     model_path: str
@@ -84,7 +86,8 @@ def upload_model(user: CurrentUser, uploads: Uploads, features: Features,
 
 @router.get("/get_model", response_class=StreamingResponse,
             responses={200: {"content": {"application/octet-stream": {}}, "description": "the file as uploaded"}})
-def get_model(user: CurrentUser, uploads: Uploads, session: SessionDep, model_name: str,
+def get_model(user: CurrentUser, uploads: Uploads, session: SessionDep,
+              model_name: Annotated[str, Query(min_length=1, max_length=100)],
               model_version: str | None = None,
               artifact: Annotated[str | None, Query(description="an artifact's file name instead")] = None):
     version = version_named(session, model_name, model_version, viewer=user)

@@ -99,7 +99,7 @@ class UserUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     role: str | None = Field(None, pattern=r"^(admin|user|customer|labeler|universal)$")
-    is_active: bool | None = None
+    is_active: bool | None = Field(None, strict=True)  # `0` or `"no"` must not deactivate anyone
     password: str | None = Field(None, min_length=8, max_length=256)
     email: str | None = Field(None, max_length=254, pattern=EMAIL)
 

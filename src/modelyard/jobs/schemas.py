@@ -36,5 +36,7 @@ class JobOut(BaseModel):
 
 
 class DiagnosticsIn(BaseModel):
-    seconds: float = Field(0, ge=0, le=600, description="how long the job holds, reporting progress")
-    fail: bool = Field(False, description="end with a failure, to check how failures are reported")
+    """Strict: `{"seconds": false, "fail": 0}` is refused, not read as numbers and booleans."""
+
+    seconds: float = Field(0, ge=0, le=600, strict=True, description="how long the job holds, reporting progress")
+    fail: bool = Field(False, strict=True, description="end with a failure, to check how failures are reported")

@@ -34,7 +34,7 @@ class Training(_Section):
     defaultTimeout: int = Field(300, ge=5, le=86400, description="seconds; the time budget when a request names none")
     defaultModelType: Literal["auto", "classification", "regression"] = "auto"
     defaultTestSplit: float = Field(0.2, gt=0, lt=0.9)
-    defaultRandomState: int = Field(42, ge=0)
+    defaultRandomState: int = Field(42, ge=0, le=2**32 - 1)
     autoSaveModels: bool = True
 
 

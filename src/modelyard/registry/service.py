@@ -115,11 +115,14 @@ class RegistryService:
         return models[0]
 
     def resolve(self, ref: str, *, viewer: User) -> ModelVersion:
-        """A version id, or a model name meaning its deployed version (DESIGN: one predict resolver)."""
+        """A version id, or a model (its name, or its `reg_…` id) meaning its deployed version (DESIGN: one
+        predict resolver)."""
         version = self._session.get(ModelVersion, ref)
         if version is not None and viewer.can_see(version):
             return version
-        model = self.model_by_name(ref, viewer=viewer)
+        model = self._session.get(RegisteredModel, ref) if ref.startswith("reg_") else None  # /upload_model's model_id
+        if model is None or not viewer.can_see(model):
+            model = self.model_by_name(ref, viewer=viewer)
         if model.deployed_version_id is None:
             raise ModelNotDeployed(f"model {ref!r} has no deployed version; deploy one with "
                                    f"POST /api/models/{{model_id}}/deploy")

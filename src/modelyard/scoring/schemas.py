@@ -64,7 +64,7 @@ class SignedResultOut(BaseModel):
 
 
 class RetrainIn(BaseModel):
-    threshold_new_labels: int = Field(50, ge=1)
+    threshold_new_labels: int = Field(50, ge=1, le=10**9, strict=True)
     activate: Literal["if_not_worse", "always", "never"] = "if_not_worse"
 
 

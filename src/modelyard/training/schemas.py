@@ -11,10 +11,10 @@ from modelyard.db.base import utcnow
 
 
 class TrainingParams(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)  # `true` is not a random_state, `"30"` not a time
 
     test_split: float | None = Field(None, gt=0, lt=0.9)
-    random_state: int | None = Field(None, ge=0)
+    random_state: int | None = Field(None, ge=0, le=2**32 - 1)
     max_training_time: float | None = Field(None, ge=5, description="seconds; a hard ceiling")
     target: str | None = Field(None, description="target column; default: the last column")
 

@@ -1,0 +1,77 @@
+"""Schemathesis over every operation of the OpenAPI document, as a plain user and as an admin.
+
+The rule: no 5xx, no status an operation does not
+declare, no body or content type that breaks the declared response. Bounded for CI: a few examples per
+operation and mode (valid and invalid input), derandomized so that a run is repeatable.
+"""
+from __future__ import annotations
+
+import os
+
+import pytest
+
+import schemathesis
+from hypothesis import HealthCheck, Phase, settings
+from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance, response_headers_conformance, response_schema_conformance, status_code_conformance,
+)
+
+from modelyard.app import create_app
+from modelyard.auth.service import AuthService
+from modelyard.config import Settings
+
+pytestmark = pytest.mark.slow
+# ~80 s on this 2-core machine with the defaults; MODELYARD_FUZZ_EXAMPLES=200 for a deeper local run.
+EXAMPLES = int(os.environ.get("MODELYARD_FUZZ_EXAMPLES", "20"))
+COVERAGE = os.environ.get("MODELYARD_FUZZ_COVERAGE", "1") == "1"  # boundary values: the large integers
+CONFIG = schemathesis.Config.from_dict({
+    "seed": 20261201,
+    "generation": {"mode": "all", "deterministic": True, "max-examples": EXAMPLES, "no-shrink": True, "database": "none"},
+    "phases": {"coverage": {"enabled": COVERAGE}, "stateful": {"enabled": False}},
+})
+CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance,
+          response_headers_conformance]
+
+
+@pytest.fixture(scope="module")
+def fuzz_app(tmp_path_factory):
+    """One app for the whole run; jobs are queued, never run (no worker), so every request answers at once."""
+    home = tmp_path_factory.mktemp("fuzz")
+    app = create_app(Settings(_env_file=None, home=home / "home", database_url=f"sqlite:///{home / 'fuzz.db'}",
+                              admin_password="admin-password-1", secret_key="test-secret-key-0123456789abcdef",
+                              rate_limit_token="1000000/hour", rate_limit_api_key="1000000/hour"),
+                     run_worker=False)
+    yield app
+    from schemathesis.python.asgi import shutdown_lifespans
+
+    shutdown_lifespans()
+
+
+@pytest.fixture(scope="module")
+def fuzz_schema(fuzz_app):
+    return schemathesis.openapi.from_asgi("/openapi.json", fuzz_app, config=CONFIG)  # starts the app's lifespan
+
+
+@pytest.fixture(scope="module")
+def fuzz_tokens(fuzz_schema, fuzz_app) -> dict:
+    runtime = fuzz_app.state.runtime
+    with runtime.db.session() as session:
+        auth = AuthService(session, secret=runtime.settings.resolved_secret_key, token_ttl=3600,
+                           limiter=runtime.limiter)
+        user = auth.create_user("fuzz-user", "fuzz-user-password", role="user")
+        return {"admin": auth.issue_token(auth.get_by_username("admin")), "user": auth.issue_token(user),
+                "user_id": user.id}
+
+
+schema = schemathesis.pytest.from_fixture("fuzz_schema")
+
+
+@schema.parametrize()  # one test: schemathesis ends the app's lifespan after each test, and it starts only once
+@settings(max_examples=EXAMPLES, derandomize=True, deadline=None, database=None,
+          phases=[Phase.explicit, Phase.generate], suppress_health_check=list(HealthCheck))
+def test_every_operation_keeps_its_contract_for_a_plain_user_and_an_admin(case, fuzz_tokens):
+    case.call_and_validate(headers={"Authorization": f"Bearer {fuzz_tokens['user']}"}, checks=CHECKS)
+    if case.method in ("PATCH", "DELETE") and case.path_parameters.get("user_id") == fuzz_tokens["user_id"]:
+        return  # the admin would deactivate or demote the plain user whose requests the rest of the run sends
+    case.call_and_validate(headers={"Authorization": f"Bearer {fuzz_tokens['admin']}"}, checks=CHECKS)
