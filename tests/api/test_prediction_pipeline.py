@@ -36,6 +36,15 @@ def served(client, accounts):
     return body["model_version_id"]
 
 
+def test_every_id_the_upload_answers_predicts(client, accounts):
+    admin = accounts["admin"]
+    body = upload(client, admin, lightgbm_text(customers(60)), name="ids", filename="model.txt", deployment="True")
+    for ref in (body["model_id"], body["model_version_id"], "ids"):
+        response = client.post(f"/api/predict/{ref}", json={"data": [ROW]}, headers=admin.headers)
+        assert response.status_code == 200, (ref, response.text)
+        assert response.json()["model_id"] == body["model_version_id"]
+
+
 def test_every_predict_route_records_the_same_metrics_and_activity(client, accounts, served):
     admin = accounts["admin"]
 
