@@ -38,7 +38,7 @@ def setup_logging() -> None:
     root = logging.getLogger()
     if any(isinstance(h, logging.handlers.QueueHandler) for h in root.handlers):
         return
-    records: queue.Queue = queue.Queue(-1)
+    records: queue.SimpleQueue = queue.SimpleQueue()  # lock-free put: no Condition to notify per line
     handler = logging.StreamHandler()
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     listener = logging.handlers.QueueListener(records, handler)

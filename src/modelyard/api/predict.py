@@ -8,10 +8,10 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends
 
 from modelyard.api.deps import CurrentUser, RuntimeDep, current_user
-from modelyard.api.serving import JSONBody, predict_ref
+from modelyard.api.serving import JSONBody, OrjsonRoute, predict_ref
 from modelyard.serving.schemas import PredictIn, PredictOut
 
-router = APIRouter(tags=["mlops-dashboard"], dependencies=[Depends(current_user)])
+router = APIRouter(tags=["mlops-dashboard"], dependencies=[Depends(current_user)], route_class=OrjsonRoute)
 
 
 @router.post("/api/predict/{model_ref}", response_model=PredictOut)

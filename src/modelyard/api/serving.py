@@ -9,7 +9,9 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
+from fastapi import Request
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
 from starlette.concurrency import run_in_threadpool
 
 from modelyard.auth.models import User
@@ -24,6 +26,27 @@ class JSONBody(JSONResponse):
 
     def render(self, content: Any) -> bytes:
         return orjson.dumps(content, option=orjson.OPT_NON_STR_KEYS)
+
+
+class _OrjsonRequest(Request):
+    async def json(self) -> Any:
+        if not hasattr(self, "_json"):
+            self._json = orjson.loads(await self.body())  # orjson.JSONDecodeError is a json.JSONDecodeError
+        return self._json
+
+
+class OrjsonRoute(APIRoute):
+    """Request bodies parsed by orjson (FastAPI's documented custom-route pattern): a 100-row predict body
+    spent 12 % of the API's CPU in the standard library's decoder. Strict JSON: NaN literals and integers
+    beyond 64 bits are malformed JSON (400 INVALID_JSON) here."""
+
+    def get_route_handler(self):
+        handler = super().get_route_handler()
+
+        async def parse_with_orjson(request: Request):
+            return await handler(_OrjsonRequest(request.scope, request.receive))
+
+        return parse_with_orjson
 
 
 async def predict_ref(runtime: Runtime, ref: str, rows: list[dict[str, Any]], *, viewer: User) -> Prediction:

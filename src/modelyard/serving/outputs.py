@@ -32,12 +32,15 @@ class Outputs:
     def label_names(self) -> list[str]:
         return [str(label) for label in self.labels or []]
 
-    def rows(self) -> list[dict[str, Any]]:
-        """JSON-ready rows: {prediction, confidence, probabilities} or {prediction}."""
-        if self.proba is None and self.task == "regression":
-            return [{"prediction": _finite(v)} for v in np.asarray(self.values, dtype=float).tolist()]
+    def rows(self, *, complete: bool = False) -> list[dict[str, Any]]:
+        """JSON-ready rows: {prediction, confidence, probabilities} or {prediction} (with `complete`, the
+        last two as null rather than absent)."""
         if self.proba is None:
-            return [{"prediction": _plain(v)} for v in self.values]
+            values = np.asarray(self.values, dtype=float).tolist() if self.task == "regression" else self.values
+            read = _finite if self.task == "regression" else _plain
+            if complete:
+                return [{"prediction": read(v), "confidence": None, "probabilities": None} for v in values]
+            return [{"prediction": read(v)} for v in values]
         labels, keys = self.labels or [], self.label_names
         rows = []
         for row in self.proba.tolist():

@@ -32,8 +32,7 @@ class PredictOut(BaseModel):
     def body(prediction: "Prediction") -> dict[str, Any]:
         """This schema's JSON, built directly (the hot path skips model validation of its own output)."""
         version = prediction.version
-        rows = [{"prediction": r["prediction"], "confidence": r.get("confidence"),
-                 "probabilities": r.get("probabilities")} for r in prediction.outputs.rows()]
+        rows = prediction.outputs.rows(complete=True)
         return {"predictions": rows, "model_id": version.id, "model_name": version.name,
                 "model_version": version.number, "timestamp": utc_now_text(),
                 "ignored_columns": prediction.ignored_columns}
