@@ -96,13 +96,5 @@ class ModelCache:
         with self._lock:
             return version_id in self._cache
 
-    def evict(self, version_id: str) -> None:
-        with self._lock:
-            self._cache.pop(version_id, None)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._cache.clear()
-
     def __len__(self) -> int:
         return len(self._cache)
