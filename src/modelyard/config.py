@@ -64,6 +64,9 @@ class Settings(BaseSettings):
     job_heartbeat_seconds: float = Field(default=5.0, gt=0)
     job_stale_seconds: float = Field(default=30.0, gt=0)
     job_max_attempts: int = Field(default=2, ge=1)
+    # With a shared queue (Redis), a CSV scoring job over this many bytes is split into parts of about this
+    # size that every live worker takes part in (docs/csv-scoring.md); 0 turns splitting off.
+    scoring_part_bytes: int = Field(default=32 * 1024 * 1024, ge=0)
     job_modules: list[str] = []  # extra modules whose HANDLERS table ({kind: handler}) adds job kinds
     ai_detector_onnx: str = ""  # optional ONNX classifier scoring images as AI-generated (docs/labeling.md)
 

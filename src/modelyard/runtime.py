@@ -109,13 +109,14 @@ def job_handlers(runtime: Runtime) -> dict[str, Handler]:
     from modelyard.jobs.diagnostics import diagnostics
     from modelyard.labeling.qc import JOB_KIND as QC
     from modelyard.labeling.tasks import quality_control
-    from modelyard.scoring.tasks import retrain, score_upload
+    from modelyard.scoring.tasks import retrain, score_part, score_upload
     from modelyard.training.tasks import train_model
 
     handlers: dict[str, Handler] = {
         "diagnostics": diagnostics,
         "training": train_model,
         "scoring.predict": partial(score_upload, predictions=runtime.predictions),
+        "scoring.part": partial(score_part, predictions=runtime.predictions),
         "scoring.retrain": partial(retrain, predictions=runtime.predictions),
         QC: quality_control,
     }

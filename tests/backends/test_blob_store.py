@@ -363,3 +363,12 @@ def test_ping_tells_a_missing_bucket_and_a_missing_folder(tmp_path, s3_endpoint)
 def test_unknown_or_incomplete_blob_url_is_a_clear_error(tmp_path, url):
     with pytest.raises(ValueError, match="blob_url"):
         open_blob_store(Settings(home=tmp_path / "home", blob_url=url, secret_key=SECRET))
+
+
+def test_a_byte_range_streams_only_those_bytes(blob_store):
+    data = bytes(range(256)) * 40
+    blob_store.put("ranges/data.bin", data)
+    assert b"".join(blob_store.open("ranges/data.bin", start=100, end=5000, chunk_size=333)) == data[100:5000]
+    assert b"".join(blob_store.open("ranges/data.bin", start=10_000)) == data[10_000:]
+    assert b"".join(blob_store.open("ranges/data.bin", end=7)) == data[:7]
+    assert b"".join(blob_store.open("ranges/data.bin", start=50, end=50)) == b""

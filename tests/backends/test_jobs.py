@@ -168,3 +168,32 @@ def test_periodic_tasks_run_in_the_worker_and_their_last_run_is_recorded(runtime
 def test_every_worker_gets_the_retention_task_from_the_composition_root(runtime):
     assert [t.name for t in runtime.periodic] == ["retention"]
     assert runtime.periodic[0].every == 3600.0
+
+
+def test_a_fanned_out_job_gathers_its_children_in_order_and_retries_a_failed_child_alone(runtime, owner, worker):
+    job = wait_for(runtime, submit(runtime, owner, "test.squares", numbers=list(range(12)), flaky=[5]),
+                   {"completed", "failed"}, timeout=30)
+    assert job.status == "completed", job.error
+    assert job.result["squares"] == [n * n for n in range(12)]
+    assert job.result["attempts"] == [2 if n == 5 else 1 for n in range(12)]  # only the failed child ran twice
+
+
+def test_a_parent_runs_its_own_children_when_no_other_thread_is_free(runtime, owner):
+    pool = Worker(runtime.queue, runtime.settings, threads=1, periodic=[])  # the parent holds the only thread
+    pool.start()
+    try:
+        job = wait_for(runtime, submit(runtime, owner, "test.squares", numbers=[1, 2, 3]), {"completed", "failed"})
+    finally:
+        pool.stop()
+    assert (job.status, job.result["squares"]) == ("completed", [1, 4, 9])
+
+
+def test_a_child_failing_on_its_last_attempt_fails_the_parent_naming_it_and_stops_the_rest(runtime, owner, worker):
+    job = wait_for(runtime, submit(runtime, owner, "test.squares", numbers=list(range(30)), broken=[3]),
+                   {"completed", "failed"}, timeout=30)
+    assert job.status == "failed"
+    assert job.error == "ChildFailed: part 4 of 30 failed after 2 attempt(s): RuntimeError: cannot square 3 on attempt 2"
+    with runtime.db.session() as session:
+        children = session.query(Job).filter(Job.id.like(f"{job.id}.%")).all()
+    assert len(children) == 30
+    assert not [c.id for c in children if c.status == "queued"]  # none left for a worker to pick up

@@ -166,3 +166,59 @@ def test_serve_with_two_workers_predicts_runs_jobs_once_and_sums_metrics(launch:
     assert server.log().count("jobs of this data folder run in another process") == 1, server.tail()
     report = json.dumps(answers[0].json())
     assert "prediction" in report
+
+
+def score(client: httpx.Client, headers: dict, upload_id: str, processes) -> tuple[dict, bytes]:
+    accepted = client.post("/predict", json={"upload_id": upload_id}, headers=headers)
+    assert accepted.status_code == 200, accepted.text
+    job = wait_for_job(client, accepted.json()["job_id"], headers, until=lambda j: j["status"] in
+                       ("completed", "failed", "cancelled"), timeout=180, what="the scoring job", processes=processes)
+    assert job["status"] == "completed", job["error"]
+    results = client.get("/download_results", params={"job_id": job["job_id"]}, headers=headers)
+    assert results.status_code == 200, results.text
+    return job, results.content
+
+
+def test_two_workers_score_parts_of_one_file_and_the_result_equals_the_single_process_one(launch: Launcher,
+                                                                                             scaled_env):
+    """A file over scoring_part_bytes is split at record boundaries (quoted line breaks included), every
+    live worker scores parts, and the assembled file is byte for byte what one process writes."""
+    api = launch.serve(scaled_env("api"), name="api")
+    split = {"scoring_part_bytes": "6000", "worker_threads": "1"}
+    first = launch.worker(scaled_env("worker-a", **split), name="worker-a")
+    second = launch.worker(scaled_env("worker-b", **split), name="worker-b")
+    frame = rm.customers(3000, seed=7)
+    batch = frame[rm.FEATURES].copy()
+    batch.insert(0, "note", [f'row {i}, "quoted"\nsecond line' if i % 7 == 0 else f"row {i}" for i in range(len(batch))])
+    with httpx.Client(base_url=api.url, timeout=30) as client:
+        admin = bearer(login(client, "admin", ADMIN_PASSWORD))
+        data = rm.lightgbm_text(frame, "binary")
+        upload_model(client, admin, "split-scorer", "model.txt", data)
+        assert client.put("/api/scoring/active-model", json={"model": "split-scorer"}, headers=admin).status_code == 200
+        uploaded = client.post("/upload", headers=admin, files={"file": ("batch.csv", rm.to_csv(batch), "text/csv")})
+        assert uploaded.status_code == 200, uploaded.text
+        upload_id = uploaded.json()["upload_id"]
+        assert client.post("/validate", json={"upload_id": upload_id}, headers=admin).status_code == 200
+        deadline = time.monotonic() + 30
+        while client.get("/api/status", headers=admin).json().get("live_workers", 0) < 2:
+            assert time.monotonic() < deadline, "both workers should beat within 30 s"
+            time.sleep(0.5)
+
+        split_job, split_bytes = score(client, admin, upload_id, (api, first, second))
+        assert split_job["result"]["parts"] > 10
+        assert len(split_job["result"]["workers"]) == 2, split_job["result"]
+        assert split_job["progress"] == 100
+        parts = client.get("/api/jobs", params={"kind": "scoring.part", "limit": 200}, headers=admin).json()
+        mine = [j for j in parts if j["job_id"].startswith(split_job["job_id"] + ".")]
+        assert len(mine) == split_job["result"]["parts"] and all(j["status"] == "completed" for j in mine)
+
+        first.terminate()
+        second.terminate()
+        single = launch.worker(scaled_env("worker-c", scoring_part_bytes="0"), name="worker-c")
+        single_job, single_bytes = score(client, admin, upload_id, (api, single))
+        assert single_job["result"]["parts"] == 1
+    assert split_bytes == single_bytes
+    scored = pd.read_csv(io.BytesIO(split_bytes))
+    assert len(scored) == 3000
+    assert scored["note"].tolist() == batch["note"].tolist()
+    assert scored["prediction"].tolist() == local_predictions("lightgbm", data, batch)

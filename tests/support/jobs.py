@@ -26,4 +26,20 @@ def steps(ctx: JobContext) -> dict:
     return {"seen": seen}
 
 
-HANDLERS = {"test.echo": echo, "test.boom": boom, "test.steps": steps}
+def squares(ctx: JobContext) -> dict:
+    """A parent: one child per number; the results come back in order."""
+    states = ctx.fan_out("test.square", [{"n": n, "fail_once": n in ctx.params.get("flaky", []),
+                                          "fail_always": n in ctx.params.get("broken", [])}
+                                         for n in ctx.params["numbers"]])
+    return {"squares": [s.result["square"] for s in states], "attempts": [s.attempts for s in states]}
+
+
+def square(ctx: JobContext) -> dict:
+    time.sleep(float(ctx.params.get("pause", 0.02)))
+    if ctx.params["fail_always"] or (ctx.params["fail_once"] and ctx.attempt == 1):
+        raise RuntimeError(f"cannot square {ctx.params['n']} on attempt {ctx.attempt}")
+    return {"square": ctx.params["n"] ** 2}
+
+
+HANDLERS = {"test.echo": echo, "test.boom": boom, "test.steps": steps, "test.squares": squares,
+            "test.square": square}

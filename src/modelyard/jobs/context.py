@@ -43,6 +43,7 @@ class JobContext:
     attempt: int
     resources: JobResources
     _progress: float = field(default=0.0, repr=False)
+    _runner: Any = field(default=None, repr=False)
 
     @property
     def db(self) -> "Database":
@@ -55,6 +56,14 @@ class JobContext:
     @property
     def settings(self) -> "Settings":
         return self.resources.settings
+
+    def fan_out(self, kind: str, params: list[dict[str, Any]], *, on_poll=None, max_attempts: int = 2):
+        """Run `params` as child jobs of `kind` that any worker may take; their final states, in order.
+
+        See jobs/fanout.py: this thread runs still-queued children itself while it waits."""
+        from modelyard.jobs.fanout import FanOut
+
+        return FanOut(self._runner, self, kind, params, max_attempts=max_attempts).run(on_poll)
 
     def progress(self, percent: float, step: str | None = None) -> None:
         """Record progress (never moving backwards) and stop if the job was cancelled."""

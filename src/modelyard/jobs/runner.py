@@ -29,7 +29,7 @@ class Runner:
         self.handlers = handlers
         self.db = resources.db
         self.settings = resources.settings
-        self._enqueue = enqueue
+        self.enqueue = enqueue
 
     def run(self, job_id: str) -> None:
         ctx = self._claim(job_id)
@@ -66,7 +66,7 @@ class Runner:
                 job.status, job.error, job.finished_at = "failed", f"no handler for job kind {job.kind!r}", now
                 return None
             return JobContext(job.id, job.kind, job.owner_id, dict(job.params or {}), job.attempts,
-                              self.resources, job.progress)
+                              self.resources, job.progress, self)
 
     def _heartbeat(self, job_id: str, stop: threading.Event) -> None:
         while not stop.wait(self.settings.job_heartbeat_seconds):
@@ -100,5 +100,5 @@ class Runner:
                     requeued.append(job.id)
         for job_id in requeued:
             log.warning("job %s requeued after its worker was lost", job_id)
-            self._enqueue(job_id)
+            self.enqueue(job_id)
         return requeued

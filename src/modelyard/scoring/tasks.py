@@ -5,6 +5,7 @@ import io
 import os
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 
 import numpy as np
 import pandas as pd
@@ -66,41 +67,153 @@ def result_key(owner_id: int, job_id: str) -> str:
     return f"results/{owner_id}/{job_id}.csv"
 
 
-def score_upload(ctx: JobContext, *, predictions: PredictionPipeline) -> dict:
-    """Stream the upload through the model chunk by chunk, writing the results as they come."""
+# Byte-scanning a CSV for record boundaries needs an encoding in which '"' and '\n' are single bytes.
+_SPLITTABLE = {"utf-8", "utf_8", "utf-8-sig", "utf8", "ascii", "latin-1", "latin1", "iso-8859-1", "cp1252",
+               "windows-1252"}
+
+
+def record_boundaries(chunks, every: int) -> tuple[int, list[int]]:
+    """(end of the header record, offsets where a part may start) of a CSV stream, about `every` bytes apart.
+
+    A line break ends a record only outside quotes: with RFC 4180 quoting (a quote inside a field is
+    doubled), that is where the count of '"' bytes before it is even. Counting is done by bytes.count
+    over whole blocks, so scanning a file costs about as much as reading it."""
+    header_end, cuts = None, []
+    offset, quotes, target = 0, 0, 0  # bytes and quote bytes before this block; where the next cut is wanted
+    for block in chunks:
+        position = max(0, target - offset)
+        seen = quotes + block.count(b'"', 0, position)  # quote bytes before `position`
+        while position < len(block) and (newline := block.find(b"\n", position)) >= 0:
+            seen += block.count(b'"', position, newline)
+            if seen % 2 == 0:
+                boundary = offset + newline + 1
+                if header_end is None:
+                    header_end = boundary
+                else:
+                    cuts.append(boundary)
+                target = boundary + every
+                position = min(len(block), target - offset)
+                seen += block.count(b'"', newline, position)
+            else:
+                position = newline + 1
+        quotes += block.count(b'"')
+        offset += len(block)
+    return (header_end if header_end is not None else offset), cuts
+
+
+def _scorer(ctx: JobContext, predictions: PredictionPipeline, params: dict):
+    """The version to score with, and a function scoring one chunk of rows into CSV bytes."""
     with ctx.db.session() as session:
-        upload = session.get(ScoringUpload, ctx.params["upload_id"])
         owner = session.get(User, ctx.owner_id)
-        dataset = upload.dataset
-        total = max(1, dataset.rows)
-        source_key, dialect = dataset.blob_key, CsvDialect(dataset.encoding, dataset.delimiter)
         username = owner.username if owner else "?"
-    version = predictions.version(ctx.params["version_id"])
+    version = predictions.version(params["version_id"])
     predictions.authorize(version, statuses=ANY_LIVE)
     model = predictions.model(version)
-    done = 0
 
-    def scored(index: int, chunk: pd.DataFrame) -> tuple[bytes, int]:
+    def scored(index: int, chunk: pd.DataFrame, *, header: bool) -> tuple[bytes, int]:
         outputs = predictions.predict_frame(version, chunk, user_id=ctx.owner_id, username=username, model=model)
         out = neutralize_frame(chunk)
         out["prediction"] = outputs.predictions
         for i, name in enumerate(outputs.label_names if outputs.proba is not None else []):
             out[f"probability_{name}"] = np.round(outputs.proba[:, i], 6)
-        return _csv_bytes(out, header=index == 0), len(chunk)
+        return _csv_bytes(out, header=header and index == 0), len(chunk)
+
+    return version, scored
+
+
+def _source(ctx: JobContext, upload_id: str) -> tuple[str, CsvDialect, int]:
+    with ctx.db.session() as session:
+        dataset = session.get(ScoringUpload, upload_id).dataset
+        return dataset.blob_key, CsvDialect(dataset.encoding, dataset.delimiter), max(1, dataset.rows)
+
+
+def score_upload(ctx: JobContext, *, predictions: PredictionPipeline) -> dict:
+    """Stream the upload through the model chunk by chunk, writing the results as they come.
+
+    With a shared queue and a file over `scoring_part_bytes`, the file is split into parts at record
+    boundaries and scored by every live worker (`score_part`), then assembled here in order."""
+    source_key, dialect, total = _source(ctx, ctx.params["upload_id"])
+    key = result_key(ctx.owner_id, ctx.job_id)
+    split = ctx.settings.scoring_part_bytes
+    if split and not ctx.settings.is_embedded_queue and dialect.encoding.lower() in _SPLITTABLE \
+            and ctx.blobs.stat(source_key).size > split:
+        return _score_in_parts(ctx, predictions, source_key, total, key)
+    version, scored = _scorer(ctx, predictions, ctx.params)
+    done = 0
 
     def results():
         nonlocal done
         chunks = iter_frames(ctx.blobs.open(source_key), dialect, chunk_rows=CHUNK_ROWS, dtype=str)
-        for data, rows in in_order(scored, chunks, workers=SCORING_THREADS):
+        for data, rows in in_order(partial(scored, header=True), chunks, workers=SCORING_THREADS):
             yield data
             done += rows
             ctx.progress(min(99.0, 100 * done / total), f"Scored {done:,} of {total:,} rows")
 
-    key = result_key(ctx.owner_id, ctx.job_id)
     ctx.progress(1, "Scoring")
     info = ctx.blobs.put(key, results(), content_type="text/csv")
     return {"result_key": key, "rows": done, "size": info.size, "model_id": version.id,
-            "model_name": version.name, "model_version": version.number, "upload_id": ctx.params["upload_id"]}
+            "model_name": version.name, "model_version": version.number, "upload_id": ctx.params["upload_id"],
+            "parts": 1}
+
+
+def _score_in_parts(ctx: JobContext, predictions: PredictionPipeline, source_key: str, total: int, key: str) -> dict:
+    ctx.progress(1, "Finding record boundaries to split the file")
+    size = ctx.blobs.stat(source_key).size
+    header_end, cuts = record_boundaries(ctx.blobs.open(source_key), ctx.settings.scoring_part_bytes)
+    edges = [header_end, *[c for c in cuts if c < size], size]
+    spans = [(a, b) for a, b in zip(edges, edges[1:]) if b > a]
+    parts = [{"upload_id": ctx.params["upload_id"], "version_id": ctx.params["version_id"], "header_end": header_end,
+              "start": a, "end": b, "index": i, "key": f"{key.removesuffix('.csv')}.part{i:04d}.csv"}
+             for i, (a, b) in enumerate(spans)]
+    body = max(1, size - header_end)
+
+    def report(states) -> None:
+        done = sum(s.progress / 100 * (p["end"] - p["start"]) for s, p in zip(states, parts))
+        rows = min(total, int(total * done / body))
+        finished = sum(s.status == "completed" for s in states)
+        ctx.progress(1 + min(97.0, 97 * done / body),
+                     f"Scored about {rows:,} of {total:,} rows in {len(parts)} parts ({finished} done)")
+
+    states = ctx.fan_out("scoring.part", parts, on_poll=report, max_attempts=ctx.settings.job_max_attempts)
+    ctx.progress(99, f"Assembling {len(parts)} parts in order")
+    info = ctx.blobs.put(key, (data for p in parts for data in ctx.blobs.open(p["key"])), content_type="text/csv")
+    for p in parts:
+        ctx.blobs.delete(p["key"])
+    first = states[0].result
+    workers = sorted({":".join((s.worker or "?").split(":")[:2]) for s in states})
+    return {"result_key": key, "rows": sum(s.result["rows"] for s in states), "size": info.size,
+            "model_id": first["model_id"], "model_name": first["model_name"], "model_version": first["model_version"],
+            "upload_id": ctx.params["upload_id"], "parts": len(parts), "workers": workers}
+
+
+def score_part(ctx: JobContext, *, predictions: PredictionPipeline) -> dict:
+    """One part of a split scoring job: bytes [start, end) of the upload, under the file's header row."""
+    p = ctx.params
+    source_key, dialect, _ = _source(ctx, p["upload_id"])
+    version, scored = _scorer(ctx, predictions, p)
+    span = max(1, p["end"] - p["start"])
+    read = 0
+
+    def source():
+        nonlocal read
+        yield from ctx.blobs.open(source_key, end=p["header_end"])
+        for block in ctx.blobs.open(source_key, start=p["start"], end=p["end"]):
+            read += len(block)
+            yield block
+
+    def results():
+        chunks = iter_frames(source(), dialect, chunk_rows=CHUNK_ROWS, dtype=str)
+        rows = 0
+        for data, n in in_order(partial(scored, header=p["index"] == 0), chunks, workers=SCORING_THREADS):
+            rows += n
+            yield data
+            ctx.progress(min(99.0, 100 * read / span), f"Scored {rows:,} rows")
+        counted.append(rows)
+
+    counted: list[int] = []
+    info = ctx.blobs.put(p["key"], results(), content_type="text/csv")
+    return {"key": p["key"], "rows": counted[0] if counted else 0, "size": info.size, "model_id": version.id,
+            "model_name": version.name, "model_version": version.number}
 
 
 def _labeled_frame(ctx: JobContext, session, version: ModelVersion) -> pd.DataFrame:

@@ -84,8 +84,8 @@ class BlobStore(ABC):
         written; past `max_bytes` the write is abandoned and BlobTooLarge raised."""
 
     @abstractmethod
-    def open(self, key: str, *, chunk_size: int = CHUNK) -> Iterator[bytes]:
-        """Stream the blob's bytes; BlobNotFound when absent."""
+    def open(self, key: str, *, chunk_size: int = CHUNK, start: int = 0, end: int | None = None) -> Iterator[bytes]:
+        """Stream the blob's bytes (only [start, end) when given); BlobNotFound when absent."""
 
     @abstractmethod
     def stat(self, key: str) -> BlobInfo:

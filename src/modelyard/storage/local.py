@@ -93,13 +93,15 @@ class LocalBlobStore(BlobStore):
         self._usage = None
         return info
 
-    def open(self, key: str, *, chunk_size: int = CHUNK) -> Iterator[bytes]:
+    def open(self, key: str, *, chunk_size: int = CHUNK, start: int = 0, end: int | None = None) -> Iterator[bytes]:
         path = self._path(key)
         try:
             handle = open(path, "rb")  # opened now, so a missing blob fails before streaming starts
         except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
             raise BlobNotFound(key) from None
-        return _stream(handle, chunk_size)
+        if start:
+            handle.seek(start)
+        return _stream(handle, chunk_size, None if end is None else max(0, end - start))
 
     def stat(self, key: str) -> BlobInfo:
         path = self._path(key)
@@ -198,9 +200,12 @@ class LocalBlobStore(BlobStore):
             raise
 
 
-def _stream(handle: BinaryIO, chunk_size: int) -> Iterator[bytes]:
+def _stream(handle: BinaryIO, chunk_size: int, limit: int | None = None) -> Iterator[bytes]:
     with handle:
-        while chunk := handle.read(chunk_size):
+        while (limit is None or limit > 0) and (chunk := handle.read(chunk_size if limit is None
+                                                                     else min(chunk_size, limit))):
+            if limit is not None:
+                limit -= len(chunk)
             yield chunk
 
 

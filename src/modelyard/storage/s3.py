@@ -124,9 +124,12 @@ class S3BlobStore(BlobStore):
             head = self.client.head_object(Bucket=self.bucket, Key=name)
         return BlobInfo(key=key, size=reader.size, etag=_etag(head), content_type=content_type)
 
-    def open(self, key: str, *, chunk_size: int = CHUNK) -> Iterator[bytes]:
+    def open(self, key: str, *, chunk_size: int = CHUNK, start: int = 0, end: int | None = None) -> Iterator[bytes]:
+        if end is not None and end <= start:
+            return iter(())
+        extra = {"Range": f"bytes={start}-{'' if end is None else end - 1}"} if start or end is not None else {}
         with self._errors(key):
-            body = self.client.get_object(Bucket=self.bucket, Key=self._name(key))["Body"]
+            body = self.client.get_object(Bucket=self.bucket, Key=self._name(key), **extra)["Body"]
         return self._stream(body, chunk_size)
 
     def stat(self, key: str) -> BlobInfo:
