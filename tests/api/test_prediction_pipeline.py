@@ -115,3 +115,48 @@ def test_an_unknown_category_is_predicted_not_refused(client, trained):
                            headers=user.headers)
     assert response.status_code == 200, response.text
     assert response.json()["predictions"][0]["prediction"] in ("yes", "no")
+
+
+def test_a_compiled_predictor_is_saved_beside_the_artifact_loaded_from_there_and_deleted_with_it(client, accounts, app):
+    """Once checked, an encoder + ONNX predictor is kept as data: a new process serves it without the
+    artifact (no scikit-learn), predicting the same; deleting the version deletes it."""
+    from modelyard.auth.models import User
+    from modelyard.registry.service import RegistryService
+    from modelyard.serving.loader import ModelCache
+    from modelyard.serving.versions import VersionRef
+    from modelyard.registry.models import ModelVersion
+    from modelyard.training import artifacts
+    from modelyard.training.candidates import candidates
+    from modelyard.training.features import plan_columns, signature
+    from modelyard.training.search import fit_candidate
+
+    runtime, user = app.state.runtime, accounts["user"]
+    frame = buyers(300)
+    X, y = frame.drop(columns="will_buy"), frame["will_buy"].astype(str).to_numpy()
+    sig = signature(X)
+    logistic = next(c for c in candidates("classification", n_rows=300, random_state=0)
+                    if c.algorithm == "LogisticRegression")
+    pipeline = fit_candidate(logistic, plan_columns(X, sig), X, y)
+    with runtime.db.session() as session:
+        version_id = RegistryService(session, runtime.blobs).create_version(
+            owner=session.get(User, user.id), name="saved", artifact=artifacts.dump(pipeline),
+            artifact_name="model.skops", format="skops", task="classification", algorithm="LogisticRegression",
+            signature=sig, target="will_buy", classes=sorted(set(y)), deploy=True).id
+    rows = [{"age": 40, "income": 90000, "region": "north", "purchases": 2},
+            {"age": None, "income": 20000, "region": "atlantis", "purchases": 9}]
+    first = client.post("/api/predict/saved", json={"data": rows}, headers=user.headers)
+    assert first.status_code == 200, first.text
+
+    serving = client.get(f"/api/models/{version_id}", headers=user.headers).json()["serving"]
+    assert (serving["predictor"], serving["core"]) == ("compiled", "onnx"), serving
+    assert runtime.blobs.exists(serving["bundle"])
+    with runtime.db.session() as session:
+        ref = VersionRef.of(session.get(ModelVersion, version_id))
+    fresh = ModelCache(runtime.blobs, {}, max_bytes=2**30)  # no loaders at all: the artifact cannot be read
+    loaded = fresh.get(ref)
+    assert loaded.native is None and loaded.predictor.core.name == "onnx"
+    again = loaded.predictor.predict_rows(rows)
+    assert list(again.predictions) == [p["prediction"] for p in first.json()["predictions"]]
+
+    assert client.delete(f"/api/models/{version_id}", headers=user.headers).status_code in (200, 204)
+    assert not runtime.blobs.exists(serving["bundle"])

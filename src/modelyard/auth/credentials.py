@@ -1,6 +1,7 @@
 """Password hashing (argon2), JWTs, and API key material. No I/O here."""
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import secrets
@@ -17,8 +18,15 @@ from modelyard.errors import Unauthorized
 # OWASP's recommended argon2id floor (19 MiB, 2 passes): ~45 ms here, where argon2-cffi's
 # default (64 MiB, 3 passes) took ~450 ms and would let a handful of logins occupy both cores.
 _hasher = PasswordHasher(time_cost=2, memory_cost=19456, parallelism=1)
-# Verified against when the user does not exist, so both failures cost the same time.
-_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """Verified against when the user does not exist, so both failures cost the same time. Made on first
+    use, not at import: hashing touches 19 MiB, which would count in every job worker's peak memory."""
+    return _hasher.hash(secrets.token_urlsafe(16))
+
+
 ALGORITHM = "HS256"
 API_KEY_PREFIX = "mdy_"
 
@@ -29,7 +37,7 @@ def hash_password(password: str) -> str:
 
 def verify_password(password_hash: str | None, password: str) -> bool:
     try:
-        return _hasher.verify(password_hash or _DUMMY_HASH, password) and password_hash is not None
+        return _hasher.verify(password_hash or _dummy_hash(), password) and password_hash is not None
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return False
 

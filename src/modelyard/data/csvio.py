@@ -140,7 +140,29 @@ def _input(source: Source) -> Any:
         return os.fspath(source)
     if isinstance(source, (bytes, bytearray, memoryview)):
         return io.BytesIO(bytes(source))
-    return source if hasattr(source, "read") else io.BytesIO(b"".join(source))
+    return source if hasattr(source, "read") else io.BufferedReader(_ChunkStream(iter(source)), 1 << 20)
+
+
+class _ChunkStream(io.RawIOBase):
+    """An iterator of byte chunks as a readable file, so that a blob is parsed as it streams in
+    rather than joined into memory first."""
+
+    def __init__(self, chunks):
+        self._chunks, self._left = chunks, memoryview(b"")
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        while not self._left:
+            chunk = next(self._chunks, None)
+            if chunk is None:
+                return 0
+            self._left = memoryview(chunk)
+        n = min(len(buffer), len(self._left))
+        buffer[:n] = self._left[:n]
+        self._left = self._left[n:]
+        return n
 
 
 def read_frame(source: Source, dialect: CsvDialect, *, nrows: int | None = None) -> pd.DataFrame:

@@ -189,6 +189,7 @@ class RegistryService:
         if model.deployed_version_id == version.id:
             model.deployed_version_id = None
         keys = [version.artifact_key, *(version.artifacts or {}).values()]
+        keys += [(version.serving or {})["bundle"]] if (version.serving or {}).get("bundle") else []
         self._session.delete(version)
         self._session.flush()
         if not self._session.scalar(select(func.count()).select_from(ModelVersion)

@@ -71,16 +71,15 @@ class _Categorical:
             self._set(out, positions)
 
     def frame(self, frame: pd.DataFrame, out: np.ndarray) -> None:
+        """Each distinct text is keyed once (pd.factorize), then every row is a table lookup by its code."""
         out[:, self.offset:self.offset + self.width] = 0.0
         for j, name in enumerate(self.columns):
-            column = frame[name]
-            missing = column.isna().to_numpy()
-            values = column.astype(object).astype(str).str.strip()
-            lowered = values.str.lower()
-            values = values.where(~lowered.isin(_BOOL_WORDS), lowered)
-            values = values.where(~(missing | (values == "").to_numpy()), self.fills[j])
-            positions = values.map(self.tables[j]).fillna(self.unknown[j]).to_numpy(dtype=np.int64)
-            self._set(out, positions)
+            codes, uniques = pd.factorize(frame[name], use_na_sentinel=True)
+            table, unknown = self.tables[j], self.unknown[j]
+            lookup = np.fromiter((table.get(self.key(j, value), unknown) for value in uniques),
+                                 dtype=np.int64, count=len(uniques))
+            lookup = np.append(lookup, table.get(self.key(j, None), unknown))  # code -1: a missing cell
+            self._set(out, lookup[codes])
 
     def _set(self, out: np.ndarray, positions: np.ndarray) -> None:
         hit = positions >= 0

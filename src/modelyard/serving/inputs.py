@@ -127,12 +127,31 @@ def numbers(values):
 
     if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
         return values.astype("float64")
+    fast = _arrow_floats(values)
+    if fast is not None:
+        return fast
     out = pd.to_numeric(values, errors="coerce").astype("float64")
     retry = out.isna().to_numpy() & values.notna().to_numpy()
     if retry.any():  # only cells that did not parse: "1,234" is a number, "n/a" stays missing
         cleaned = values[retry].astype(str).str.replace(",", "", regex=False)
         out[retry] = pd.to_numeric(cleaned, errors="coerce").astype("float64").to_numpy()
     return out
+
+
+def _arrow_floats(values):
+    """Arrow's own number parser on an Arrow-backed text column: ~20x faster than to_numeric (the batch
+    profile's largest encoding cost). None when any cell is not a plain number, and the slow path decides."""
+    import pandas as pd
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if not isinstance(values.dtype, pd.StringDtype) or getattr(values.dtype, "storage", None) != "pyarrow":
+        return None
+    try:
+        floats = pc.cast(pa.chunked_array(values.array._pa_array), pa.float64())
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, AttributeError, TypeError):
+        return None
+    return pd.Series(floats.to_numpy(), index=values.index, dtype="float64")
 
 
 def coerce(frame, signature: list[dict[str, Any]]):

@@ -24,9 +24,9 @@ Loader = Callable[[bytes], Any]
 @dataclass
 class LoadedModel:
     version_id: str
-    estimator: Any  # named (bound) as serving calls it
+    estimator: Any  # named (bound) as serving calls it; None when loaded from a bundle
     predictor: Any  # CompiledPredictor or NativePredictor
-    native: Any  # NativePredictor
+    native: Any  # NativePredictor; None when loaded from a bundle
     report: dict[str, Any]
     task: str
     classes: list[Any] | None
@@ -68,6 +68,24 @@ class ModelCache:
             return model
 
     def _load(self, ref: VersionRef) -> LoadedModel:
+        bundled = (ref.serving or {}).get("bundle")
+        if bundled:
+            try:
+                return self._load_bundle(ref, bundled)
+            except Exception:
+                log.warning("could not load the compiled predictor of %s; loading its artifact", ref.id, exc_info=True)
+        return self._load_artifact(ref)
+
+    def _load_bundle(self, ref: VersionRef, key: str) -> LoadedModel:
+        """The checked compiled predictor saved as data (serving/bundle.py): no artifact, no scikit-learn."""
+        from modelyard.serving import bundle
+
+        data = self._blobs.read_bytes(key)
+        predictor = bundle.load(data)
+        return LoadedModel(ref.id, None, predictor, None, ref.serving, ref.task, ref.classes,
+                           list(ref.signature or []), len(data) * 4)
+
+    def _load_artifact(self, ref: VersionRef) -> LoadedModel:
         from modelyard.registry.adapters import bind
         from modelyard.serving import compile
         from modelyard.serving.predictors import NativePredictor
@@ -88,9 +106,22 @@ class ModelCache:
                 log.warning("no check sample for %s", ref.id, exc_info=True)
                 sample = None
             predictor, report = compile.build(native, sample)
+            self._save_bundle(ref, predictor, report)
             self._on_report(ref.id, report)
         return LoadedModel(ref.id, estimator, predictor, native, report, ref.task, ref.classes, signature,
                            len(data) * 4)  # in-memory size is a few times the file; a fair eviction weight
+
+    def _save_bundle(self, ref: VersionRef, predictor: Any, report: dict[str, Any]) -> None:
+        from modelyard.serving import bundle
+
+        try:
+            data = bundle.dump(predictor)
+            if data is not None:
+                key = bundle.key_for(ref.artifact_key)
+                self._blobs.put(key, data, content_type="application/zip")
+                report["bundle"] = key
+        except Exception:  # serving goes on from the artifact; only later loads are slower
+            log.warning("could not save the compiled predictor of %s", ref.id, exc_info=True)
 
     def holds(self, version_id: str) -> bool:
         with self._lock:

@@ -76,6 +76,7 @@ class OnnxCore:
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = options.inter_op_num_threads = 1
         options.log_severity_level = 4
+        self.model_bytes = model_bytes  # kept for serving/bundle.py
         self.session = onnxruntime.InferenceSession(model_bytes, sess_options=options,
                                                     providers=["CPUExecutionProvider"])
         self.input = self.session.get_inputs()[0].name

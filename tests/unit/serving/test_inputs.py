@@ -1,7 +1,11 @@
 """Input rules: one reading of JSON values for every path, many rows or few."""
 import math
 
+import numpy as np
+import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from modelyard.errors import Unprocessable
 from modelyard.serving.inputs import BadValues, check_rows, column_values, numbers
@@ -51,3 +55,17 @@ def test_csv_text_numbers_drop_thousands_separators_and_junk_becomes_missing():
 
     got = numbers(pd.Series(["1", "1,234.5", "n/a", None, " 7 "], dtype=object)).tolist()
     assert same(got, [1.0, 1234.5, math.nan, math.nan, 7.0])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.one_of(st.none(), st.sampled_from(["1", "-2.5", "1e3", "1,234", " 7 ", "n/a", "", "inf", "nan",
+                                                       "0x10", "+4", ".5", "1e400", "١٢"]),
+                          st.floats(allow_nan=False).map(repr), st.integers().map(str), st.text(max_size=4)),
+                min_size=1, max_size=30))
+def test_the_arrow_number_parser_agrees_with_the_general_one(cells):
+    text = pd.Series(cells, dtype="str")  # what a CSV chunk read as text holds (Arrow-backed)
+    general = numbers(pd.Series(cells, dtype=object))
+    fast = numbers(text)
+    assert fast.dtype == "float64"
+    finite = lambda s: s.where(np.isfinite(s))  # the encoder treats ±inf as missing, as it does NaN
+    pd.testing.assert_series_equal(finite(fast), finite(general), check_names=False)
