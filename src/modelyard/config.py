@@ -6,10 +6,26 @@ import secrets
 from functools import cached_property
 from pathlib import Path
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PLACEHOLDER_SECRETS = {"changeme", "change-me", "secret", "changethis", "please-change"}
+
+
+class Plan(BaseModel):
+    """A plan: the credits a new account on it starts with, and its request limits (None: the global
+    MODELYARD_RATE_LIMIT_API_KEY / MODELYARD_RATE_LIMIT_TOKEN, the contract's table)."""
+
+    credits: int = Field(ge=0)
+    api_key: str | None = None  # requests per API key, e.g. "1000/hour"
+    token: str | None = None  # requests per user with a JWT
+
+
+DEFAULT_PLANS = {
+    "basic": Plan(credits=1000),
+    "pro": Plan(credits=10_000, api_key="10000/hour", token="50000/hour"),
+    "enterprise": Plan(credits=100_000, api_key="100000/hour", token="500000/hour"),
+}
 
 
 class Settings(BaseSettings):
@@ -55,6 +71,9 @@ class Settings(BaseSettings):
 
     rate_limit_api_key: str = "1000/hour"  # requests per API key
     rate_limit_token: str = "5000/hour"  # requests per user with a JWT
+    # MODELYARD_PLANS='{"basic": {"credits": 500}, "team": {"credits": 5000, "api_key": "5000/hour"}}'
+    plans: dict[str, Plan] = Field(default_factory=lambda: dict(DEFAULT_PLANS))
+    default_plan: str = "basic"  # the plan of a new account
 
     cors_origins: list[str] = []
     cors_allow_credentials: bool = False
@@ -76,6 +95,20 @@ class Settings(BaseSettings):
         if value and (value.lower() in PLACEHOLDER_SECRETS or len(value) < 32):
             raise ValueError("MODELYARD_SECRET_KEY is a placeholder or shorter than 32 characters")
         return value
+
+    @model_validator(mode="after")
+    def _plans_are_usable(self) -> "Settings":
+        from limits import parse
+
+        if self.default_plan not in self.plans:
+            raise ValueError(f"default_plan {self.default_plan!r} is not one of the plans ({', '.join(self.plans)})")
+        for name, plan in self.plans.items():
+            for rule in filter(None, (plan.api_key, plan.token)):
+                try:
+                    parse(rule)
+                except ValueError:
+                    raise ValueError(f"plan {name!r}: {rule!r} is not a rate limit like '1000/hour'") from None
+        return self
 
     @model_validator(mode="after")
     def _cors_is_safe(self) -> "Settings":

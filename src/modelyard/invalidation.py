@@ -154,7 +154,7 @@ class Invalidation:
 
 # What changes which epoch: (model class name, attributes whose change matters; None = any change).
 WATCHED: dict[str, tuple[int, tuple[str, ...] | None]] = {
-    "User": (AUTH, ("is_active", "role", "password_hash")),
+    "User": (AUTH, ("is_active", "role", "password_hash", "plan")),  # not credits: read fresh when needed
     "ApiKey": (AUTH, ("revoked_at", "key_hash", "user_id")),
     "RegisteredModel": (REGISTRY, ("deployed_version_id", "name", "owner_id")),
     "ModelVersion": (REGISTRY, ("status", "signature", "classes", "label")),

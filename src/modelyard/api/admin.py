@@ -5,10 +5,11 @@ from fastapi import APIRouter, Depends, status
 
 from pydantic import BaseModel
 
-from modelyard.api.deps import AdminUser, AuthDep, RuntimeDep, require_roles
+from modelyard.api.deps import AdminUser, AuthDep, RuntimeDep, SessionDep, require_roles
 from modelyard.api.params import UserId
-from modelyard.auth.schemas import ROLE_INPUT, AdminUserOut, UserCreate, UserUpdate
-from modelyard.errors import Conflict
+from modelyard.auth.credits import CreditService
+from modelyard.auth.schemas import ROLE_INPUT, AdminUserOut, CreditsIn, CreditsOut, UserCreate, UserUpdate
+from modelyard.errors import BadRequest, Conflict
 
 router = APIRouter(tags=["admin"], dependencies=[Depends(require_roles("admin"))])
 
@@ -35,8 +36,19 @@ def update_user(user_id: UserId, body: UserUpdate, admin: AdminUser, auth: AuthD
     if user.id == admin.id and (body.is_active is False or (body.role and body.role not in ("admin", "universal"))):
         raise Conflict("an admin cannot deactivate or demote their own account")
     role = ROLE_INPUT.get(body.role, body.role) if body.role else None
-    updated = auth.update_user(user, role=role, is_active=body.is_active, password=body.password, email=body.email)
+    updated = auth.update_user(user, role=role, is_active=body.is_active, password=body.password, email=body.email,
+                               plan=body.plan)
     return AdminUserOut.of(updated)
+
+
+@router.post("/admin/users/{user_id}/credits", response_model=CreditsOut)
+def allocate_credits(user_id: UserId, body: CreditsIn, admin: AdminUser, auth: AuthDep, session: SessionDep):
+    """Allocate credits to a user (prediction-platform contract); recorded in the user's credit history."""
+    user = auth.get_user(user_id)
+    if body.credits == 0:
+        raise BadRequest("credits must not be 0")
+    balance = CreditService(session).allocate(user.id, body.credits, actor=admin, detail=body.reason)
+    return CreditsOut(user_id=user.id, credits_added=body.credits, credits_remaining=balance, plan=user.plan)
 
 
 @router.delete("/admin/users/{user_id}", response_model=AdminUserOut)

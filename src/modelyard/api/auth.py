@@ -7,7 +7,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, status
 
-from modelyard.api.deps import AuthDep, CurrentUser, current_user
+from modelyard.api.deps import AuthDep, CurrentUser, SessionDep, current_user
+from modelyard.auth.credits import CreditService
 from modelyard.auth.schemas import (
     CSV_SCORING_ROLES, LABELING_ROLES, CsvLoginOut, KeyCreate, KeyOut, LoginIn, LoginOut, NewKeyOut,
     RateLimitOut, RegisterIn, RegisterOut, UserOut, ValidateOut,
@@ -83,10 +84,12 @@ def register(body: RegisterIn, auth: AuthDep):
 
 
 @private.get("/api/auth/user", response_model=UserOut)
-def who_am_i(user: CurrentUser, auth: AuthDep):
+def who_am_i(user: CurrentUser, auth: AuthDep, session: SessionDep):
+    credits = CreditService(session)  # read now: the cached user's figure may be a moment old
     keys = auth.list_api_keys(user)
     return UserOut(user_id=user.id, username=user.username, email=user.email, role=user.role,
-                   api_key=f"{keys[-1].prefix}…" if keys else None, created_at=user.created_at)
+                   api_key=f"{keys[-1].prefix}…" if keys else None, credits_remaining=credits.balance(user.id),
+                   plan=user.plan, created_at=user.created_at)
 
 
 @private.get("/api/auth/validate", response_model=ValidateOut)
@@ -104,6 +107,13 @@ def list_keys(user: CurrentUser, auth: AuthDep):
 @private.post("/api/auth/keys", response_model=NewKeyOut, status_code=status.HTTP_201_CREATED)
 def create_key(body: KeyCreate, user: CurrentUser, auth: AuthDep):
     new = auth.create_api_key(user, name=body.name)
+    return NewKeyOut(**KeyOut.model_validate(new.key, from_attributes=True).model_dump(), api_key=new.full)
+
+
+@private.post("/api/auth/keys/{key_id}/rotate", response_model=NewKeyOut, status_code=status.HTTP_201_CREATED)
+def rotate_key(key_id: str, user: CurrentUser, auth: AuthDep):
+    """Replace a key: the new one is shown once, the old one stops working in every process at once."""
+    new = auth.rotate_api_key(user, key_id)
     return NewKeyOut(**KeyOut.model_validate(new.key, from_attributes=True).model_dump(), api_key=new.full)
 
 

@@ -54,7 +54,8 @@ def get_auth(session: SessionDep, runtime: RuntimeDep) -> AuthService:
                        limiter=runtime.limiter, max_failures=s.login_max_failures,
                        failure_window=s.login_failure_window_seconds,
                        max_failures_account=s.login_max_failures_account,
-                       max_failures_address=s.login_max_failures_address)
+                       max_failures_address=s.login_max_failures_address, plans=s.plans,
+                       default_plan=s.default_plan)
 
 
 AuthDep = Annotated[AuthService, Depends(get_auth)]
@@ -89,6 +90,13 @@ def _credential(request: Request) -> str | None:
     return request.headers.get("x-api-key") or None
 
 
+def plan_limit(settings, plan: str, kind: str) -> str:
+    """The request limit of a plan for an API key ("key") or a JWT user ("token")."""
+    found = settings.plans.get(plan)
+    rule = (found.api_key if kind == "key" else found.token) if found else None
+    return rule or (settings.rate_limit_api_key if kind == "key" else settings.rate_limit_token)
+
+
 def admit(runtime: Runtime, token: str, *, cached_only: bool = False) -> tuple[Identity, WindowStats, bool] | None:
     """Refresh stale caches, resolve the credential, count the request against its rate limit.
 
@@ -98,7 +106,7 @@ def admit(runtime: Runtime, token: str, *, cached_only: bool = False) -> tuple[I
     identity = credentials.cached(token) if cached_only else credentials.resolve(token)
     if identity is None:
         return None
-    rule = runtime.settings.rate_limit_api_key if identity.kind == "key" else runtime.settings.rate_limit_token
+    rule = plan_limit(runtime.settings, identity.user.plan, identity.kind)
     allowed, stats = runtime.limiter.count(rule, "auth", identity.kind, identity.ident)
     return identity, stats, allowed
 

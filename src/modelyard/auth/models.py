@@ -22,6 +22,8 @@ class User(Base):
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(default=None)
+    plan: Mapped[str] = mapped_column(String(20), default="basic", server_default="basic")
+    credits: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     @property
     def is_admin(self) -> bool:
@@ -46,6 +48,22 @@ class ApiKey(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_used_at: Mapped[datetime | None] = mapped_column(default=None)
     revoked_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class CreditEvent(Base):
+    """One change of a user's credits: a charge (negative) or an allocation; `balance` is after it."""
+
+    __tablename__ = "credit_event"
+    __table_args__ = (Index("ix_credit_event_user_at", "user_id", "at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    user_id: Mapped[int] = mapped_column(Integer, ForeignKey("user.id", ondelete="CASCADE"))
+    delta: Mapped[int] = mapped_column(Integer)
+    balance: Mapped[int] = mapped_column(Integer)
+    reason: Mapped[str] = mapped_column(String(40))  # prediction | allocation | plan | registration
+    detail: Mapped[str | None] = mapped_column(String(200), default=None)
+    actor_id: Mapped[int | None] = mapped_column(Integer, ForeignKey("user.id", ondelete="SET NULL"), default=None)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class LoginEvent(Base):

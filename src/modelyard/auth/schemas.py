@@ -54,6 +54,8 @@ class UserOut(BaseModel):
     email: str | None
     role: str
     api_key: str | None = Field(None, description="prefix of the newest API key; the full key is shown only once")
+    credits_remaining: int
+    plan: str
     created_at: datetime
 
 
@@ -78,14 +80,16 @@ class AdminUserOut(BaseModel):
     email: str | None
     role: str = Field(description="in the labeling contract's words: customer|labeler|admin|universal")
     is_active: bool
+    plan: str
+    credits_remaining: int
     created_at: datetime
     last_login_at: datetime | None
 
     @classmethod
     def of(cls, user: User) -> "AdminUserOut":
         return cls(id=user.id, user_id=user.id, username=user.username, email=user.email,
-                   role=LABELING_ROLES.get(user.role, user.role), is_active=user.is_active,
-                   created_at=user.created_at, last_login_at=user.last_login_at)
+                   role=LABELING_ROLES.get(user.role, user.role), is_active=user.is_active, plan=user.plan,
+                   credits_remaining=user.credits, created_at=user.created_at, last_login_at=user.last_login_at)
 
 
 class UserCreate(BaseModel):
@@ -102,6 +106,22 @@ class UserUpdate(BaseModel):
     is_active: bool | None = Field(None, strict=True)  # `0` or `"no"` must not deactivate anyone
     password: str | None = Field(None, min_length=8, max_length=256)
     email: str | None = Field(None, max_length=254, pattern=EMAIL)
+    plan: str | None = Field(None, min_length=1, max_length=20, description="one of the configured plans")
+
+
+class CreditsIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    credits: int = Field(ge=-1_000_000_000, le=1_000_000_000, strict=True,
+                         description="credits to add (negative takes some back, never below zero)")
+    reason: str | None = Field(None, max_length=200)
+
+
+class CreditsOut(BaseModel):
+    user_id: int
+    credits_added: int
+    credits_remaining: int
+    plan: str
 
 
 class KeyCreate(BaseModel):

@@ -3,14 +3,16 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
+from typing import Mapping
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from modelyard.auth import credentials
-from modelyard.auth.models import ROLES, ApiKey, LoginEvent, User
+from modelyard.auth.models import ROLES, ApiKey, CreditEvent, LoginEvent, User
 from modelyard.auth.throttle import LoginThrottle, ThrottlePolicy
+from modelyard.config import DEFAULT_PLANS, Plan
 from modelyard.db.base import new_id, utcnow
 from modelyard.errors import BadRequest, Conflict, NotFound, TooManyRequests, Unauthorized
 from modelyard.ratelimit import Limiter
@@ -40,12 +42,15 @@ class NewKey:
 class AuthService:
     def __init__(self, session: Session, *, secret: str, token_ttl: int, limiter: Limiter | None = None,
                  max_failures: int = 5, failure_window: int = 900, max_failures_account: int = 20,
-                 max_failures_address: int = 100):
+                 max_failures_address: int = 100, plans: "Mapping[str, Plan] | None" = None,
+                 default_plan: str = "basic"):
         # `limiter` is still accepted from callers; login throttling counts the login history instead
         # (auth/throttle.py), so that every process and `modelyard users unlock` share one count.
         self._session = session
         self._secret = secret
         self._ttl = token_ttl
+        self._plans = dict(plans) if plans is not None else dict(DEFAULT_PLANS)
+        self._default_plan = default_plan
         self.throttle = LoginThrottle(session, ThrottlePolicy(
             per_account_address=max_failures, per_account=max_failures_account,
             per_address=max_failures_address, window_seconds=failure_window))
@@ -82,18 +87,30 @@ class AuthService:
 
     # Users --------------------------------------------------------------
 
-    def create_user(self, username: str, password: str, *, role: str = "user", email: str | None = None) -> User:
+    def create_user(self, username: str, password: str, *, role: str = "user", email: str | None = None,
+                    plan: str | None = None) -> User:
+        """A new account on `plan` (default: the configured default plan), with that plan's credits."""
         if role not in ROLES:
             raise BadRequest(f"unknown role {role!r}; one of {', '.join(ROLES)}")
-        user = User(username=username, email=email, password_hash=credentials.hash_password(password), role=role)
+        plan = plan or self._default_plan
+        starting = self._plan(plan).credits
+        user = User(username=username, email=email, password_hash=credentials.hash_password(password), role=role,
+                    plan=plan, credits=starting)
         self._session.add(user)
         try:
             self._session.flush()
         except IntegrityError:
             self._session.rollback()
             raise Conflict("username or email already registered") from None
+        self._session.add(CreditEvent(user_id=user.id, delta=starting, balance=starting, reason="plan",
+                                      detail=f"starting credits of the {plan} plan"))
         self._session.commit()
         return user
+
+    def _plan(self, name: str) -> "Plan":
+        if name not in self._plans:
+            raise BadRequest(f"unknown plan {name!r}; one of {', '.join(self._plans)}")
+        return self._plans[name]
 
     def register(self, username: str, password: str, *, email: str | None) -> NewKey:
         """Self-service sign-up: a `user` with a first API key."""
@@ -126,7 +143,11 @@ class AuthService:
         return self._session.scalar(select(func.count()).select_from(User)) or 0
 
     def update_user(self, user: User, *, role: str | None = None, is_active: bool | None = None,
-                    password: str | None = None, email: str | None = None) -> User:
+                    password: str | None = None, email: str | None = None, plan: str | None = None) -> User:
+        """Changing the plan changes the limits at once; credits stay as they are (allocate to add)."""
+        if plan is not None:
+            self._plan(plan)
+            user.plan = plan
         if role is not None:
             if role not in ROLES:
                 raise BadRequest(f"unknown role {role!r}; one of {', '.join(ROLES)}")
@@ -177,6 +198,14 @@ class AuthService:
             raise NotFound("api key", key_id)
         key.revoked_at = utcnow()
         self._session.commit()
+
+    def rotate_api_key(self, user: User, key_id: str) -> NewKey:
+        """A new key with the old one's name; the old one is revoked in the same transaction."""
+        key = self._session.get(ApiKey, key_id)
+        if key is None or key.user_id != user.id or key.revoked_at is not None:
+            raise NotFound("api key", key_id)
+        key.revoked_at = utcnow()
+        return self.create_api_key(user, name=key.name)  # commits both
 
     def user_for_api_key(self, full: str) -> User:
         """Look the key up by prefix, then compare hashes in constant time."""

@@ -36,9 +36,9 @@ def test_dropping_the_one_copy_per_request_rule_keeps_images_qc_results_and_labe
     """0006 rebuilds labeling_image on SQLite; the rows that point at its images must survive."""
     from alembic import command
     from alembic.config import Config
+    from sqlalchemy import text
     from sqlalchemy.orm import Session
 
-    from modelyard.auth.models import User
     from modelyard.db.base import utcnow
     from modelyard.db.engine import MIGRATIONS
     from modelyard.labeling.models import ImageLabel, LabelingImage, LabelingRequest, LabelingTask, QcResult
@@ -53,7 +53,9 @@ def test_dropping_the_one_copy_per_request_rule_keeps_images_qc_results_and_labe
     image = {"request_id": "lreq_1", "owner_id": 1, "blob_key": "k", "content_type": "image/png", "size": 1,
              "width": 1, "height": 1, "sha256": "ab" * 32, "phash": "0" * 48, "dhash": "0" * 48}
     with Session(db.engine) as session:
-        session.add(User(id=1, username="u", password_hash="x", role="user"))
+        session.execute(text('INSERT INTO "user" (id, username, password_hash, role, is_active, created_at) '
+                             "VALUES (1, 'u', 'x', 'user', :yes, :now)"),  # the user table of 0004: no later columns
+                        {"yes": True, "now": utcnow()})
         session.add(LabelingRequest(id="lreq_1", owner_id=1, title="t", classes=["a"]))
         session.flush()
         session.add_all([LabelingImage(id="img_1", filename="a.png", **image),
