@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import io
+import logging
 import os
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
@@ -19,6 +20,7 @@ from modelyard.scoring.compare import headline, score_metrics
 from modelyard.scoring.models import ScoringUpload
 from modelyard.serving.pipeline import ANY_LIVE, PredictionPipeline
 
+log = logging.getLogger("modelyard.scoring")
 CHUNK_ROWS = 20_000  # rows per chunk in flight: 50,000 peaked 30 MB higher for no speed (bench/score_csv.py)
 SCORING_THREADS = max(1, min(os.cpu_count() or 1, 4))
 
@@ -174,11 +176,16 @@ def _score_in_parts(ctx: JobContext, predictions: PredictionPipeline, source_key
         ctx.progress(1 + min(97.0, 97 * done / body),
                      f"Scored about {rows:,} of {total:,} rows in {len(parts)} parts ({finished} done)")
 
-    states = ctx.fan_out("scoring.part", parts, on_poll=report, max_attempts=ctx.settings.job_max_attempts)
-    ctx.progress(99, f"Assembling {len(parts)} parts in order")
-    info = ctx.blobs.put(key, (data for p in parts for data in ctx.blobs.open(p["key"])), content_type="text/csv")
-    for p in parts:
-        ctx.blobs.delete(p["key"])
+    try:
+        states = ctx.fan_out("scoring.part", parts, on_poll=report, max_attempts=ctx.settings.job_max_attempts)
+        ctx.progress(99, f"Assembling {len(parts)} parts in order")
+        info = ctx.blobs.put(key, (data for p in parts for data in ctx.blobs.open(p["key"])), content_type="text/csv")
+    finally:  # the parts are scratch space, whatever the outcome
+        for p in parts:
+            try:
+                ctx.blobs.delete(p["key"])
+            except Exception:
+                log.warning("could not delete part %s of job %s", p["key"], ctx.job_id, exc_info=True)
     first = states[0].result
     workers = sorted({":".join((s.worker or "?").split(":")[:2]) for s in states})
     return {"result_key": key, "rows": sum(s.result["rows"] for s in states), "size": info.size,
