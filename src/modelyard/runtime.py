@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from modelyard.auth.cache import CredentialCache
 from modelyard.config import Settings
 from modelyard.db import Database
+from modelyard.gallery.service import GalleryService
 from modelyard.invalidation import Invalidation, open_epochs, watch
 from modelyard.jobs.context import Handler, JobResources
 from modelyard.jobs.periodic import PeriodicTask
@@ -47,6 +48,7 @@ class Runtime:
         self.tally = PredictionTally(self.db)
         self.predictions = PredictionPipeline(self.db, self.models, self.tally, self.invalidation,
                                               max_rows=settings.max_predict_rows, allow_pickle=self._pickle_allowed)
+        self.gallery = GalleryService(self.db, self.blobs, self.predictions, self.invalidation, home=settings.home_dir)
         self.queue = JobQueue(settings, JobResources(self.db, self.blobs, settings), job_handlers(self),
                               immediate=immediate_jobs)
         self.periodic = periodic_tasks(self)
