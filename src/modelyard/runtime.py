@@ -4,6 +4,7 @@ server and `modelyard worker` have exactly the same capabilities; nothing connec
 """
 from __future__ import annotations
 
+import functools
 import importlib
 import time
 from functools import partial
@@ -12,7 +13,6 @@ from typing import TYPE_CHECKING, Any
 from modelyard.auth.cache import CredentialCache
 from modelyard.config import Settings
 from modelyard.db import Database
-from modelyard.gallery.service import GalleryService
 from modelyard.invalidation import Invalidation, open_epochs, watch
 from modelyard.jobs.context import Handler, JobResources
 from modelyard.jobs.periodic import PeriodicTask
@@ -26,6 +26,7 @@ from modelyard.storage import open_blob_store
 if TYPE_CHECKING:
     import pandas as pd
 
+    from modelyard.gallery.service import GalleryService
     from modelyard.serving.versions import VersionRef
 
 RETENTION_EVERY = 3600.0
@@ -48,10 +49,16 @@ class Runtime:
         self.tally = PredictionTally(self.db)
         self.predictions = PredictionPipeline(self.db, self.models, self.tally, self.invalidation,
                                               max_rows=settings.max_predict_rows, allow_pickle=self._pickle_allowed)
-        self.gallery = GalleryService(self.db, self.blobs, self.predictions, self.invalidation, home=settings.home_dir)
         self.queue = JobQueue(settings, JobResources(self.db, self.blobs, settings), job_handlers(self),
                               immediate=immediate_jobs)
         self.periodic = periodic_tasks(self)
+
+    @functools.cached_property
+    def gallery(self) -> "GalleryService":
+        """The built-in models' service, built on first use (it imports the ML libraries)."""
+        from modelyard.gallery.service import GalleryService
+
+        return GalleryService(self.db, self.blobs, self.predictions, self.invalidation, home=self.settings.home_dir)
 
     def start(self) -> None:
         """Background work of every process: the activity tally's flushes."""

@@ -140,7 +140,7 @@ OUTCOME = _industry(
             F("adherence", "number", "expected adherence (0-1)", default=0.7, minimum=0, maximum=1),
             F("length_of_stay", "integer", "days in hospital", default=3, minimum=0, maximum=365)),
     target="favorable", explains="1 when the outcome was favorable", simulate=outcome_data, estimator=LGBM, seed=1103,
-    respond=_binary("success_probability", extra=lambda r: {"outcome": "favorable" if r.positive >= 0.5 else "unfavorable"}),
+    respond=_binary("success_probability", level_name="success_level", extra=lambda r: {"outcome": "favorable" if r.positive >= 0.5 else "unfavorable"}),
     example={"age": 67, "treatment_plan": "surgery", "condition_severity": 7, "comorbidities": 1, "adherence": 0.8,
              "length_of_stay": 4},
 )
