@@ -82,6 +82,11 @@ class Runtime:
         from modelyard.data.models import Dataset
         from modelyard.serving.compile import SAMPLE_ROWS
 
+        recipe = (ref.training_data or {}).get("recipe")
+        if recipe:  # a built-in gallery model: fresh rows of its synthetic recipe
+            from modelyard.gallery.training import check_sample
+
+            return check_sample(recipe, SAMPLE_ROWS)
         file_id = (ref.training_data or {}).get("file_id")
         if not file_id:
             return None

@@ -29,6 +29,9 @@ from modelyard.training.features import plan_columns, preprocessor
 from modelyard.training.targets import TrainingError
 
 IMPORTANCE_ROWS = 300
+# Quantile models are kept smaller and smoother than the point model: with the point model's settings the
+# "95%" interval covered 0.90 of held-out rows; with these, 0.92-0.95 (measured on the four recipes).
+QUANTILE_PARAMS = {"num_leaves": 5, "min_child_samples": 60, "n_estimators": 150}
 
 
 @dataclass
@@ -65,6 +68,14 @@ def model_row(decl: Declaration, values: dict[str, Any]) -> dict[str, Any]:
     return row
 
 
+def check_sample(name: str, rows: int = 1000) -> pd.DataFrame:
+    """Rows like a built-in's training data (fresh draws of its recipe) for the serving path's compile check."""
+    from modelyard.gallery.catalog import lookup
+
+    decl = lookup(name)
+    return model_frame(decl, decl.simulate(np.random.default_rng(decl.seed + 1), rows))
+
+
 def target_of(decl: Declaration, frame: pd.DataFrame) -> np.ndarray:
     y = frame[decl.target].to_numpy()
     if decl.task == "regression":
@@ -86,7 +97,7 @@ def estimator(decl: Declaration, seed: int, *, quantile: float | None = None) ->
     if decl.task == "classification":
         return LGBMClassifier(**base)
     if quantile is not None:
-        return LGBMRegressor(objective="quantile", alpha=quantile, **base)
+        return LGBMRegressor(objective="quantile", alpha=quantile, **{**base, **QUANTILE_PARAMS})
     return LGBMRegressor(**base)
 
 

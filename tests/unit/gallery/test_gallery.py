@@ -180,3 +180,33 @@ def test_catalog_lists_every_model_once_with_contract_paths():
     assert catalog.lookup("lead_scoring").name == "lead-score"
     assert {d.industry for d in catalog.DECLARATIONS if d.industry} == {"healthcare", "finance", "retail",
                                                                           "manufacturing", "saas"}
+
+
+def _train_in_child(settings: Settings, name: str) -> None:
+    rt = Runtime(settings)
+    rt.gallery._rows[name] = 400
+    rt.gallery.ensure_trained(name)
+    rt.close()
+
+
+def test_two_processes_asking_at_once_train_a_model_once(tmp_path, database_url):
+    """The lock is a flock on SQLite and an advisory lock on PostgreSQL: the second process finds the model."""
+    import multiprocessing
+
+    settings = Settings(_env_file=None, home=tmp_path / "home", database_url=database_url,
+                        secret_key="test-secret-key-0123456789abcdef")
+    Runtime(settings).db.migrate()
+    context = multiprocessing.get_context("fork")
+    children = [context.Process(target=_train_in_child, args=(settings, "fraud-detection")) for _ in range(3)]
+    for child in children:
+        child.start()
+    for child in children:
+        child.join(120)
+    assert [c.exitcode for c in children] == [0, 0, 0]
+    rt = Runtime(settings)
+    with rt.db.session() as session:
+        from modelyard.registry.models import ModelVersion
+
+        versions = session.query(ModelVersion).all()
+        assert [(v.name, v.number, v.status) for v in versions] == [("fraud-detection", 1, "deployed")]
+    rt.close()
