@@ -129,8 +129,6 @@ class GalleryService:
             found = next((v for v in (model.versions if model else []) if wanted in (str(v.number), v.label, v.id.lower())), None)
             if found is None:
                 raise NotFound(f"version {version} of gallery model", decl.name)
-            if found.status == "archived":
-                raise Conflict(f"version {version} of {decl.name} is archived")
             RegistryService(session, self._blobs, on_deploy=self._pipeline.prepare).deploy(found, actor=actor)
             number = found.number
         self._resolved.clear()
@@ -187,10 +185,17 @@ class GalleryService:
         return found
 
     def _read(self, decl: Declaration) -> tuple[VersionRef, dict[str, str]] | None:
+        """The deployed version; None when the built-in was never registered (it is trained then). One whose
+        versions an admin has all archived or undeployed is not retrained behind their back: 409."""
+        from modelyard.registry.service import ModelNotDeployed
+
         with self._db.session() as session:
             model = self._model(session, decl)
-            if model is None or model.deployed_version_id is None:
+            if model is None:
                 return None
+            if model.deployed_version_id is None:
+                raise ModelNotDeployed(f"built-in model {decl.name!r} has no active version; an admin can activate "
+                                       "one (GalleryService.activate) or retrain it")
             version = session.get(ModelVersion, model.deployed_version_id)
             return VersionRef.of(version), dict(version.artifacts or {})
 

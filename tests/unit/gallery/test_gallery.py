@@ -210,3 +210,21 @@ def test_two_processes_asking_at_once_train_a_model_once(tmp_path, database_url)
         versions = session.query(ModelVersion).all()
         assert [(v.name, v.number, v.status) for v in versions] == [("fraud-detection", 1, "deployed")]
     rt.close()
+
+
+def test_a_builtin_whose_versions_an_admin_retired_is_not_retrained_behind_their_back(runtime):
+    from modelyard.registry.models import ModelVersion
+    from modelyard.registry.service import ModelNotDeployed
+
+    admin, bob = _user(runtime, "root", "admin"), _user(runtime, "bob")
+    ref = runtime.gallery.ensure_trained("quality-control")
+    with runtime.db.session() as session:
+        RegistryService(session, runtime.blobs).archive(session.get(ModelVersion, ref.id), actor=admin)
+    runtime.gallery._resolved.clear()  # the API's per-request epoch refresh does this in a server
+    example = catalog.lookup("quality-control").example
+    with pytest.raises(ModelNotDeployed):
+        runtime.gallery.predict("quality-control", example, viewer=bob)
+    runtime.gallery.activate("quality-control", "v1.0", actor=admin)
+    assert runtime.gallery.predict("quality-control", example, viewer=bob)["prediction"]["model_version"] == "v1.0"
+    with pytest.raises(Forbidden):
+        runtime.gallery.activate("quality-control", "v1.0", actor=bob)
