@@ -8,7 +8,7 @@ from __future__ import annotations
 from modelyard.errors import NotFound
 from modelyard.gallery.core_models import CORE
 from modelyard.gallery.declarations import Declaration
-from modelyard.gallery.industry_models import INDUSTRY
+from modelyard.gallery.industries import INDUSTRY
 from modelyard.gallery.text import TEXT
 
 DECLARATIONS: tuple[Declaration, ...] = (*CORE, *TEXT, *INDUSTRY)

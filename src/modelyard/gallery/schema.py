@@ -4,14 +4,14 @@ A field is required or optional (with a default); numbers may carry a range, tex
 (matched without regard to case and answered in the declared spelling), booleans take JSON booleans
 (or "true"/"false"), and an object field (``family_history``) takes booleans under known keys and
 reaches the model as the count of true ones. Every problem of a request is collected and refused at
-once as a 422 ``INVALID_INPUT`` whose ``details.errors`` names each field; unknown fields are ignored
-(and listed in ``details.ignored_fields`` nowhere else: the response does not carry them).
+once as a 422 ``INVALID_INPUT`` whose ``details.errors`` (and ``details.fields``) name each field.
+Unknown fields are ignored (``Checked.ignored`` lists them).
 """
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from modelyard.errors import Unprocessable
 
@@ -169,5 +169,3 @@ def model_value(f: Field, value: Any) -> Any:
         return sum(1 for v in (value or {}).values() if v)
     return value
 
-
-Default = Callable[[dict[str, Any]], Any]

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import io
 import logging
+import secrets
 import threading
 from dataclasses import replace
 from pathlib import Path
@@ -219,7 +220,7 @@ class GalleryService:
                 model = registry.model_named(decl.name, owner=owner, create=True, description=decl.description)
                 model.builtin = True
                 for key, pipeline in trained.quantiles.items():
-                    extra[key] = f"models/{model.id}/gallery/{key}-{np.random.default_rng().integers(1 << 62):x}.skops"
+                    extra[key] = f"models/{model.id}/gallery/{key}-{secrets.token_hex(8)}.skops"
                     self._blobs.put(extra[key], artifacts.dump(pipeline))
                 training_data = {**source, "train_rows": trained.train_rows, "test_rows": trained.test_rows,
                                  "features": decl.columns, "target": decl.target}
