@@ -112,7 +112,10 @@ class GalleryService:
         except Exception as exc:
             raise BadRequest(f"could not read the CSV: {type(exc).__name__}: {str(exc)[:200]}") from None
         frame = self._labeled(decl, frame)
-        self._deployed(decl)  # the model exists (and its first version) before a second one is added
+        with self._db.session() as session:
+            registered = self._model(session, decl) is not None
+        if not registered:  # the built-in and its first version exist before a second one is added
+            self._deployed(decl)
         trained = fit(decl, frame)
         source = {"source": "uploaded CSV", "rows": len(frame), "uploaded_by": actor.username}
         ref = self._register(decl, trained, source, deploy=activate)

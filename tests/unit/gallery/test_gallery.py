@@ -228,3 +228,18 @@ def test_a_builtin_whose_versions_an_admin_retired_is_not_retrained_behind_their
     assert runtime.gallery.predict("quality-control", example, viewer=bob)["prediction"]["model_version"] == "v1.0"
     with pytest.raises(Forbidden):
         runtime.gallery.activate("quality-control", "v1.0", actor=bob)
+
+
+def test_catalog_says_what_is_trained_and_unknown_names_are_model_not_found(runtime):
+    before = {m["name"]: m for m in runtime.gallery.catalog()}
+    assert before["churn"]["status"] == "not trained" and before["sentiment"]["status"] == "active"
+    runtime.gallery.ensure_trained("churn")
+    entry = {m["name"]: m for m in runtime.gallery.catalog()}["churn"]
+    assert entry["status"] == "active" and entry["version"] == "v1.0" and entry["training_data_size"] == ROWS
+    assert 50 < entry["accuracy"] <= 100 and entry["features"][:3] == ["tenure", "monthly_charges", "contract_type"]
+    assert entry["credits"] == 1 and {m["credits"] for m in before.values() if m["industry"]} == {2}
+    card = runtime.gallery.card("churn", format="json")
+    assert card["data_statement"].startswith("Trained on synthetic data only") and card["metrics"]["roc_auc"] > 0.7
+    with pytest.raises(catalog.GalleryModelNotFound) as unknown:
+        runtime.gallery.predict("lead-scoring-v9", {}, viewer=_user(runtime, "alice"))
+    assert unknown.value.status == 404 and unknown.value.code == "MODEL_NOT_FOUND"
