@@ -31,7 +31,7 @@ from modelyard.errors import AppError, BadRequest, Conflict, Forbidden, NotFound
 from modelyard.gallery import cards, catalog, text
 from modelyard.gallery.declarations import Declaration, Result
 from modelyard.gallery.ownership import system_account, training_lock
-from modelyard.gallery.schema import check
+from modelyard.gallery.schema import Checked, InvalidInput, check
 from modelyard.gallery.training import Trained, fit, model_row
 from modelyard.invalidation import REGISTRY
 from modelyard.registry.models import ModelVersion, RegisteredModel
@@ -44,6 +44,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("modelyard.gallery")
 MAX_RETRAIN_BYTES = 50 * 1024 ** 2
+BATCH_ROWS = 1000
 
 
 class GalleryService:
@@ -142,27 +143,60 @@ class GalleryService:
 
     def predict(self, name: str, record: Any, *, viewer: User) -> dict[str, Any]:
         """The contract's `{model, prediction}` for one request to a built-in model."""
+        answer = self.predict_many(name, [record], viewer=viewer)[0]
+        if isinstance(answer, AppError):
+            raise answer
+        return answer
+
+    def predict_many(self, name: str, records: list[Any], *, viewer: User) -> list[dict[str, Any] | AppError]:
+        """One answer per record, in order (batch and CSV routes): a record that fails its checks gets its
+        `InvalidInput` in its place, and the others are predicted together (one pipeline call per 1,000)."""
         decl = catalog.lookup(name)
-        checked = check(decl.fields, record)
+        answers: list[dict[str, Any] | AppError | None] = [None] * len(records)
+        valid = []
+        for index, record in enumerate(records):
+            try:
+                valid.append((index, check(decl.fields, record)))
+            except InvalidInput as exc:
+                answers[index] = exc
         if decl.kind == "text":
-            return text.respond(decl, checked.values)
-        ref, artifacts = self._deployed(decl)
-        row = model_row(decl, checked.values)
-        done = self._pipeline.predict(ref, [row], viewer=viewer)
-        result = Result(decl, checked.values, checked.supplied, f"v{ref.number}.0")
-        outputs = done.outputs
+            for index, checked in valid:
+                answers[index] = text.respond(decl, checked.values)
+            return answers
+        if valid:
+            ref, artifacts = self._deployed(decl)
+            for start in range(0, len(valid), BATCH_ROWS):
+                chunk = valid[start:start + BATCH_ROWS]
+                results = self._run(decl, ref, artifacts, [checked for _, checked in chunk], viewer)
+                for (index, _), result in zip(chunk, results):
+                    answers[index] = decl.respond(result)
+        return answers
+
+    def _run(self, decl: Declaration, ref: VersionRef, artifacts: dict[str, str], checked: list[Checked],
+             viewer: User) -> list[Result]:
+        """Checked requests through the pipeline (and the interval models, and the explainer) to Results."""
+        rows = [model_row(decl, c.values) for c in checked]
+        outputs = self._pipeline.predict(ref, rows, viewer=viewer).outputs
+        results = [Result(decl, c.values, c.supplied, f"v{ref.number}.0") for c in checked]
+        picked = None
         if decl.task == "classification":
-            result.probabilities = dict(zip(outputs.labels, (float(p) for p in outputs.proba[0])))
-            picked = None if len(outputs.labels) == 2 else [int(np.argmax(outputs.proba[0]))]
+            for result, proba in zip(results, outputs.proba.tolist()):
+                result.probabilities = dict(zip(outputs.labels, proba))
+            if len(outputs.labels) > 2:
+                picked = outputs.proba.argmax(axis=1).tolist()
         else:
-            scale = float(checked.values[decl.relative_to]) if decl.relative_to else 1.0
-            result.value = float(outputs.values[0]) * scale
-            picked = None
-            if decl.interval:
-                bounds = [self._companion(ref, artifacts, key, row) * scale for key in ("lower", "upper")]
-                result.lower, result.upper = min(bounds[0], result.value), max(bounds[1], result.value)
-        result.contributions = self._explainer(ref).contributions([row], picked)[0]
-        return decl.respond(result)
+            scale = np.array([float(c.values[decl.relative_to]) if decl.relative_to else 1.0 for c in checked])
+            values = np.asarray(outputs.values, dtype=float) * scale
+            bounds = {key: self._companion(ref, artifacts, key, rows) * scale for key in ("lower", "upper")} \
+                if decl.interval else {}
+            for i, result in enumerate(results):
+                result.value = float(values[i])
+                if bounds:
+                    result.lower = float(min(bounds["lower"][i], values[i]))
+                    result.upper = float(max(bounds["upper"][i], values[i]))
+        for result, contributions in zip(results, self._explainer(ref).contributions(rows, picked)):
+            result.contributions = contributions
+        return results
 
     # Internals ----------------------------------------------------------------------------------
 
@@ -242,12 +276,13 @@ class GalleryService:
         self._resolved.clear()
         return ref
 
-    def _companion(self, ref: VersionRef, artifacts: dict[str, str], key: str, row: dict[str, Any]) -> float:
-        """A companion model of the version (an interval bound), from the same model cache and compiled predictor."""
+    def _companion(self, ref: VersionRef, artifacts: dict[str, str], key: str, rows: list[dict[str, Any]]) -> np.ndarray:
+        """A companion model of the version (an interval bound), from the same model cache and compiled predictor;
+        the rows have passed the pipeline's checks already."""
         if key not in artifacts:
             raise Conflict(f"version {ref.label} of {ref.name} has no {key} model; retrain it")
         companion = replace(ref, id=f"{ref.id}#{key}", artifact_key=artifacts[key], serving=None)
-        return float(self._pipeline.model(companion).predictor.predict_rows([row]).values[0])
+        return np.asarray(self._pipeline.model(companion).predictor.predict_rows(rows).values, dtype=float)
 
     def _explainer(self, ref: VersionRef):
         from modelyard.gallery.explain import Explainer

@@ -243,3 +243,17 @@ def test_catalog_says_what_is_trained_and_unknown_names_are_model_not_found(runt
     with pytest.raises(catalog.GalleryModelNotFound) as unknown:
         runtime.gallery.predict("lead-scoring-v9", {}, viewer=_user(runtime, "alice"))
     assert unknown.value.status == 404 and unknown.value.code == "MODEL_NOT_FOUND"
+
+
+def test_a_batch_answers_each_record_in_order_and_flags_the_bad_ones(runtime):
+    alice = _user(runtime, "alice")
+    decl = catalog.lookup("sales-forecast")
+    good = dict(decl.example)
+    bigger = {**good, "historical_sales": 400000, "marketing_spend": 50000}
+    answers = runtime.gallery.predict_many("sales-forecast", [good, {"seasonality": 1.0}, bigger], viewer=alice)
+    assert isinstance(answers[1], InvalidInput) and "historical_sales" in answers[1].details["fields"]
+    single = runtime.gallery.predict("sales-forecast", good, viewer=alice)
+    assert answers[0] == single  # one at a time or in a batch: the same answer
+    assert answers[2]["prediction"]["forecasted_sales"] == pytest.approx(2 * single["prediction"]["forecasted_sales"], rel=0.05)  # learned as a ratio
+    texts = runtime.gallery.predict_many("sentiment", [{"text": "great!"}, {"text": ""}], viewer=alice)
+    assert texts[0]["prediction"]["sentiment"] == "positive" and isinstance(texts[1], InvalidInput)
