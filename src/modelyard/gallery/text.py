@@ -34,7 +34,7 @@ SENTENCE = re.compile(r"(?<=[.!?])\s+")
 NEGATIONS = {"not", "no", "never", "nothing", "nobody", "neither", "nor", "without", "hardly", "isn't", "wasn't",
              "don't", "doesn't", "didn't", "can't", "couldn't", "won't", "wouldn't", "aren't", "weren't", "shouldn't"}
 EMOTIONS = ("joy", "anger", "fear", "sadness", "surprise")
-_lock = threading.Lock()
+_yake_lock = threading.Lock()
 
 
 @lru_cache(maxsize=None)
@@ -55,9 +55,8 @@ def _vader():
 
 
 def sentiment(text: str) -> dict[str, Any]:
-    analyzer = _vader()
-    with _lock:  # the analyzer keeps no per-call state, but stay safe across threads
-        compound = float(analyzer.polarity_scores(text)["compound"])
+    analyzer = _vader()  # keeps no state between calls: shared by every thread
+    compound = float(analyzer.polarity_scores(text)["compound"])
     label = "positive" if compound >= 0.05 else "negative" if compound <= -0.05 else "neutral"
     confidence = 0.5 + abs(compound) / 2 if label != "neutral" else 1.0 - 10 * abs(compound)
     words = WORD.findall(text.lower())
@@ -77,12 +76,18 @@ def sentiment(text: str) -> dict[str, Any]:
             "emotions": emotions, "keywords": drivers[:5]}
 
 
-def keywords(text: str, max_keywords: int = 10) -> dict[str, Any]:
-    import textstat
+@lru_cache(maxsize=64)
+def _extractor(top: int):
     import yake
 
-    extractor = yake.KeywordExtractor(lan="en", n=3, dedupLim=0.9, top=max_keywords)
-    found = extractor.extract_keywords(text)
+    return yake.KeywordExtractor(lan="en", n=3, dedupLim=0.9, top=top)
+
+
+def keywords(text: str, max_keywords: int = 10) -> dict[str, Any]:
+    import textstat
+
+    with _yake_lock:  # an extractor keeps caches that it clears now and then: one call at a time
+        found = _extractor(max_keywords).extract_keywords(text)
     lowered = text.lower()
     items = []
     for phrase, score in found:
