@@ -11,6 +11,7 @@ def test_builtins_are_listed_for_every_user_and_changed_by_admins_only(client, a
     listed = client.get("/api/models", headers=user.headers).json()
     assert [m["id"] for m in listed["models"]] == [version.id]
     assert client.get(f"/api/models/{version.id}", headers=user.headers).json()["name"] == "lead-score"
+    assert client.get("/api/status", headers=user.headers).json()["models_count"] == 1
     for method, path in (("post", f"/api/models/{version.id}/deploy"), ("post", f"/api/models/{version.id}/archive"),
                          ("delete", f"/api/models/{version.id}")):
         refused = client.request(method, path, headers=user.headers)

@@ -150,9 +150,9 @@ class RegistryService:
         return list(self._session.scalars(ordered.limit(limit).offset((page - 1) * limit))), total
 
     def count_versions(self, *, viewer: User | None = None) -> int:
-        query = select(func.count()).select_from(ModelVersion)
-        if viewer is not None and not viewer.is_admin:
-            query = query.where(ModelVersion.owner_id == viewer.id)
+        query = select(func.count()).select_from(ModelVersion).join(RegisteredModel)
+        if viewer is not None and not viewer.is_admin:  # what list_versions shows them: their own and built-ins
+            query = query.where(or_(ModelVersion.owner_id == viewer.id, RegisteredModel.builtin.is_(True)))
         return self._session.scalar(query) or 0
 
     # Changing ----------------------------------------------------------
