@@ -3,6 +3,7 @@
 A model is found by its gallery name (``lead-score``, ``risk-assessment``), its industry path
 (``healthcare/risk-assessment``), or its contract id (``lead_scoring``, ``churn_prediction``).
 """
+
 from __future__ import annotations
 
 from modelyard.errors import NotFound
@@ -24,8 +25,12 @@ class GalleryModelNotFound(NotFound):
 def _index() -> dict[str, Declaration]:
     index: dict[str, Declaration] = {}
     for d in DECLARATIONS:
-        for key in (d.name, d.contract_id, d.contract_id.replace("_", "-"),
-                    f"{d.industry}/{d.name}" if d.industry else None):
+        for key in (
+            d.name,
+            d.contract_id,
+            d.contract_id.replace("_", "-"),
+            f"{d.industry}/{d.name}" if d.industry else None,
+        ):
             if key:
                 assert index.setdefault(key, d) is d, f"two built-in models answer to {key!r}"
     return index

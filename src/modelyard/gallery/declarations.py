@@ -6,6 +6,7 @@ register, predict, explain, answer, describe) reads it from its ``Declaration``;
 synthetic data and served by the registry and the prediction pipeline like any other model; text
 models (``kind="text"``) are lexicon/statistics based and have nothing to train.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -108,8 +109,9 @@ class Declaration:
 
     @property
     def signature(self) -> list[dict[str, str]]:
-        return ([{"name": f.name, "type": f.signature_type} for f in self.fields]
-                + [{"name": d.name, "type": "number"} for d in self.derived])
+        return [{"name": f.name, "type": f.signature_type} for f in self.fields] + [
+            {"name": d.name, "type": "number"} for d in self.derived
+        ]
 
     def field(self, name: str) -> Field:
         return next(f for f in self.fields if f.name == name)

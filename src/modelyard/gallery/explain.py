@@ -7,6 +7,7 @@ summed back per input column (the one-hot columns of a category add up to it) an
 (a derived column's share is split equally among the fields it is computed from). Binary models
 explain the log-odds of class 1; multiclass ones the predicted class; regressions the predicted value.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -23,8 +24,10 @@ class Explainer:
         self.decl = decl
         self.owner = _owners(self.encoder)
         sources = {d.name: d.sources for d in decl.derived}
-        self.shares = {col: ({s: 1.0 / len(sources[col]) for s in sources[col]} if col in sources else {col: 1.0})
-                       for col in set(self.owner.values())}
+        self.shares = {
+            col: ({s: 1.0 / len(sources[col]) for s in sources[col]} if col in sources else {col: 1.0})
+            for col in set(self.owner.values())
+        }
 
     def contributions(self, rows: list[dict[str, Any]], classes: list[int] | None = None) -> list[dict[str, float]]:
         """One {field: contribution} per row; ``classes`` picks the explained class of a multiclass model per row

@@ -10,6 +10,7 @@ train a model. The lock is a PostgreSQL advisory lock on PostgreSQL (every host 
 exclusive ``flock`` on a file in the data folder on SQLite (every process of the one host), plus a
 thread lock within the process. Whoever gets it second finds the model registered and trains nothing.
 """
+
 from __future__ import annotations
 
 import fcntl
@@ -61,7 +62,7 @@ def training_lock(db, home: Path, name: str) -> Iterator[None]:
                 finally:
                     fcntl.flock(handle, fcntl.LOCK_UN)
             return
-        key = zlib.crc32(name.encode()) - 2 ** 31  # a signed 32-bit int
+        key = zlib.crc32(name.encode()) - 2**31  # a signed 32-bit int
         with db.engine.connect() as connection:
             connection.execute(text("SELECT pg_advisory_lock(:a, :b)"), {"a": LOCK_CLASS, "b": key})
             try:

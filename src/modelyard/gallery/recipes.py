@@ -5,6 +5,7 @@ ground-truth relationship plus noise: a binary target is a Bernoulli draw from t
 linear score (so even a perfect model is unsure near the boundary); a regression target carries
 multiplicative log-normal noise.
 """
+
 from __future__ import annotations
 
 from typing import Any, Sequence
@@ -39,8 +40,9 @@ def uniform(rng: np.random.Generator, n: int, lo: float, hi: float, decimals: in
     return np.round(rng.uniform(lo, hi, n), decimals)
 
 
-def normal(rng: np.random.Generator, n: int, mean: float, sd: float, lo: float, hi: float,
-           decimals: int = 1) -> np.ndarray:
+def normal(
+    rng: np.random.Generator, n: int, mean: float, sd: float, lo: float, hi: float, decimals: int = 1
+) -> np.ndarray:
     return np.round(np.clip(rng.normal(mean, sd, n), lo, hi), decimals)
 
 

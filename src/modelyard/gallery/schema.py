@@ -7,6 +7,7 @@ reaches the model as the count of true ones. Every problem of a request is colle
 once as a 422 ``INVALID_INPUT`` whose ``details.errors`` (and ``details.fields``) name each field.
 Unknown fields are ignored (``Checked.ignored`` lists them).
 """
+
 from __future__ import annotations
 
 import math
@@ -37,11 +38,16 @@ class Field:
         return {"object": "integer", "text": "string"}.get(self.kind, self.kind)
 
     def describe(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"name": self.name, "type": self.kind, "required": self.required,
-                               "description": self.description}
+        out: dict[str, Any] = {
+            "name": self.name,
+            "type": self.kind,
+            "required": self.required,
+            "description": self.description,
+        }
         if not self.required:
-            out["default"] = "computed: " + (self.default.__doc__ or "from other fields") \
-                if callable(self.default) else self.default
+            out["default"] = (
+                "computed: " + (self.default.__doc__ or "from other fields") if callable(self.default) else self.default
+            )
         for key in ("minimum", "maximum", "max_length"):
             if getattr(self, key) is not None:
                 out[key] = getattr(self, key)
@@ -66,8 +72,10 @@ class InvalidInput(Unprocessable):
 def check(fields: tuple[Field, ...], record: Any) -> Checked:
     """The record checked against ``fields``, with defaults filled; InvalidInput naming every bad field."""
     if not isinstance(record, dict):
-        raise InvalidInput("the request body must be a JSON object of the model's fields",
-                           details={"errors": [{"field": None, "error": "not an object"}]})
+        raise InvalidInput(
+            "the request body must be a JSON object of the model's fields",
+            details={"errors": [{"field": None, "error": "not an object"}]},
+        )
     errors: list[dict[str, Any]] = []
     values: dict[str, Any] = {}
     supplied = [f.name for f in fields if record.get(f.name) is not None]
@@ -85,8 +93,10 @@ def check(fields: tuple[Field, ...], record: Any) -> Checked:
         names = ", ".join(e["field"] for e in errors if e["field"])
         first = errors[0]
         reason = "is required" if first["error"] == "required" else first["error"]
-        raise InvalidInput(f"invalid input: {first['field']} {reason}" + (f" (fields: {names})" if len(errors) > 1 else ""),
-                           details={"errors": errors, "fields": [e["field"] for e in errors]})
+        raise InvalidInput(
+            f"invalid input: {first['field']} {reason}" + (f" (fields: {names})" if len(errors) > 1 else ""),
+            details={"errors": errors, "fields": [e["field"] for e in errors]},
+        )
     for f in fields:  # defaults last, so computed ones read the values sent
         if f.name not in values:
             values[f.name] = f.default(values) if callable(f.default) else f.default
@@ -168,4 +178,3 @@ def model_value(f: Field, value: Any) -> Any:
     if f.kind == "object":
         return sum(1 for v in (value or {}).values() if v)
     return value
-

@@ -13,6 +13,7 @@ A built-in is trained the first time it is needed (``ensure_trained``, under ``t
 deploys a chosen version. Which version answers is the registry's deployed version of the built-in
 model of that name, whoever asks: a user's own model of the same name never changes the gallery.
 """
+
 from __future__ import annotations
 
 import io
@@ -43,27 +44,39 @@ if TYPE_CHECKING:
     from modelyard.serving.pipeline import PredictionPipeline
 
 log = logging.getLogger("modelyard.gallery")
-MAX_RETRAIN_BYTES = 50 * 1024 ** 2
+MAX_RETRAIN_BYTES = 50 * 1024**2
 BATCH_ROWS = 1000
 
 
 class GalleryService:
     """One per process (built in ``runtime.py``): it keeps the resolved built-ins and their explainers."""
 
-    def __init__(self, db: "Database", blobs: Any, pipeline: "PredictionPipeline", invalidation: "Invalidation",
-                 *, home: Path, rows: dict[str, int] | None = None):
+    def __init__(
+        self,
+        db: "Database",
+        blobs: Any,
+        pipeline: "PredictionPipeline",
+        invalidation: "Invalidation",
+        *,
+        home: Path,
+        rows: dict[str, int] | None = None,
+    ):
         self._db, self._blobs, self._pipeline, self._home = db, blobs, pipeline, Path(home)
         self._resolved = invalidation.cache(REGISTRY, maxsize=256)
         self._explainers: dict[str, Any] = {}
         self._lock = threading.Lock()
-        self._rows = rows or {}  # per-model training rows (tests use fewer)
+        self.training_rows = dict(
+            rows or {}
+        )  # rows of synthetic data per model (default: its declaration's; tests use fewer)
 
     # Reading ------------------------------------------------------------------------------------
 
     def catalog(self) -> list[dict[str, Any]]:
         """Every built-in model with its metadata (untrained ones say so; nothing is trained here)."""
         with self._db.session() as session:
-            models = {m.name: m for m in session.scalars(select(RegisteredModel).where(RegisteredModel.builtin.is_(True)))}
+            models = {
+                m.name: m for m in session.scalars(select(RegisteredModel).where(RegisteredModel.builtin.is_(True)))
+            }
             return [cards.summary(d, models.get(d.name)) for d in catalog.DECLARATIONS]
 
     def describe(self, name: str) -> dict[str, Any]:
@@ -107,7 +120,7 @@ class GalleryService:
             raise Forbidden("only an admin may retrain a built-in model")
         data = csv.encode() if isinstance(csv, str) else csv
         if len(data) > MAX_RETRAIN_BYTES:
-            raise BadRequest(f"the CSV is larger than {MAX_RETRAIN_BYTES // 1024 ** 2} MiB")
+            raise BadRequest(f"the CSV is larger than {MAX_RETRAIN_BYTES // 1024**2} MiB")
         try:
             frame = pd.read_csv(io.BytesIO(data))
         except Exception as exc:
@@ -120,8 +133,15 @@ class GalleryService:
         trained = fit(decl, frame)
         source = {"source": "uploaded CSV", "rows": len(frame), "uploaded_by": actor.username}
         ref = self._register(decl, trained, source, deploy=activate)
-        return {"name": decl.name, "version": f"v{ref.number}.0", "version_id": ref.id, "activated": activate,
-                "metrics": trained.metrics, "training_rows": trained.train_rows, "test_rows": trained.test_rows}
+        return {
+            "name": decl.name,
+            "version": f"v{ref.number}.0",
+            "version_id": ref.id,
+            "activated": activate,
+            "metrics": trained.metrics,
+            "training_rows": trained.train_rows,
+            "test_rows": trained.test_rows,
+        }
 
     def activate(self, name: str, version: str, *, actor: User) -> dict[str, Any]:
         """Deploy a version of a built-in ("v2.0", "2" or a version id); admins only."""
@@ -131,7 +151,9 @@ class GalleryService:
         with self._db.session() as session:
             model = self._model(session, decl)
             wanted = str(version).strip().lower().removeprefix("v").removesuffix(".0")
-            found = next((v for v in (model.versions if model else []) if wanted in (str(v.number), v.label, v.id.lower())), None)
+            found = next(
+                (v for v in (model.versions if model else []) if wanted in (str(v.number), v.label, v.id.lower())), None
+            )
             if found is None:
                 raise NotFound(f"version {version} of gallery model", decl.name)
             RegistryService(session, self._blobs, on_deploy=self._pipeline.prepare).deploy(found, actor=actor)
@@ -166,14 +188,15 @@ class GalleryService:
         if valid:
             ref, artifacts = self._deployed(decl)
             for start in range(0, len(valid), BATCH_ROWS):
-                chunk = valid[start:start + BATCH_ROWS]
+                chunk = valid[start : start + BATCH_ROWS]
                 results = self._run(decl, ref, artifacts, [checked for _, checked in chunk], viewer)
                 for (index, _), result in zip(chunk, results):
                     answers[index] = decl.respond(result)
         return answers
 
-    def _run(self, decl: Declaration, ref: VersionRef, artifacts: dict[str, str], checked: list[Checked],
-             viewer: User) -> list[Result]:
+    def _run(
+        self, decl: Declaration, ref: VersionRef, artifacts: dict[str, str], checked: list[Checked], viewer: User
+    ) -> list[Result]:
         """Checked requests through the pipeline (and the interval models, and the explainer) to Results."""
         rows = [model_row(decl, c.values) for c in checked]
         outputs = self._pipeline.predict(ref, rows, viewer=viewer).outputs
@@ -187,8 +210,11 @@ class GalleryService:
         else:
             scale = np.array([float(c.values[decl.relative_to]) if decl.relative_to else 1.0 for c in checked])
             values = np.asarray(outputs.values, dtype=float) * scale
-            bounds = {key: self._companion(ref, artifacts, key, rows) * scale for key in ("lower", "upper")} \
-                if decl.interval else {}
+            bounds = (
+                {key: self._companion(ref, artifacts, key, rows) * scale for key in ("lower", "upper")}
+                if decl.interval
+                else {}
+            )
             for i, result in enumerate(results):
                 result.value = float(values[i])
                 if bounds:
@@ -208,8 +234,9 @@ class GalleryService:
 
     @staticmethod
     def _model(session, decl: Declaration) -> RegisteredModel | None:
-        return session.scalar(select(RegisteredModel).where(RegisteredModel.name == decl.name,
-                                                            RegisteredModel.builtin.is_(True)))
+        return session.scalar(
+            select(RegisteredModel).where(RegisteredModel.name == decl.name, RegisteredModel.builtin.is_(True))
+        )
 
     def _deployed(self, decl: Declaration) -> tuple[VersionRef, dict[str, str]]:
         found = self._resolved.get(decl.name) or self._read(decl)
@@ -232,18 +259,21 @@ class GalleryService:
             if model is None:
                 return None
             if model.deployed_version_id is None:
-                raise ModelNotDeployed(f"built-in model {decl.name!r} has no active version; an admin can activate "
-                                       "one (GalleryService.activate) or retrain it")
+                raise ModelNotDeployed(
+                    f"built-in model {decl.name!r} has no active version; an admin can activate "
+                    "one (GalleryService.activate) or retrain it"
+                )
             version = session.get(ModelVersion, model.deployed_version_id)
             return VersionRef.of(version), dict(version.artifacts or {})
 
     def _train(self, decl: Declaration) -> None:
-        rows = self._rows.get(decl.name, decl.rows)
+        rows = self.training_rows.get(decl.name, decl.rows)
         frame = decl.simulate(np.random.default_rng(decl.seed), rows)
         trained = fit(decl, frame)
         log.info("trained built-in model %s (%s, %d rows, %.2fs)", decl.name, trained.algorithm, rows, trained.seconds)
-        self._register(decl, trained, {"source": "synthetic", "recipe": decl.name, "seed": decl.seed, "rows": rows},
-                       deploy=True)
+        self._register(
+            decl, trained, {"source": "synthetic", "recipe": decl.name, "seed": decl.seed, "rows": rows}, deploy=True
+        )
 
     def _register(self, decl: Declaration, trained: Trained, source: dict[str, Any], *, deploy: bool) -> VersionRef:
         from modelyard.registry.service import RegistryService
@@ -259,15 +289,33 @@ class GalleryService:
                 for key, pipeline in trained.quantiles.items():
                     extra[key] = f"models/{model.id}/gallery/{key}-{secrets.token_hex(8)}.skops"
                     self._blobs.put(extra[key], artifacts.dump(pipeline))
-                training_data = {**source, "train_rows": trained.train_rows, "test_rows": trained.test_rows,
-                                 "features": decl.columns, "target": decl.target}
+                training_data = {
+                    **source,
+                    "train_rows": trained.train_rows,
+                    "test_rows": trained.test_rows,
+                    "features": decl.columns,
+                    "target": decl.target,
+                }
                 version = registry.create_version(
-                    owner=owner, name=decl.name, artifact=artifacts.dump(trained.pipeline), artifact_name="model.skops",
-                    format="skops", task=decl.task, algorithm=trained.algorithm, description=decl.description,
-                    deploy=deploy, signature=decl.signature, target=decl.target, classes=trained.classes,
-                    metrics=trained.metrics, params={**trained.params, "seed": decl.seed}, artifacts=extra,
-                    feature_importances=trained.importances, training_data=training_data,
-                    training_seconds=trained.seconds)
+                    owner=owner,
+                    name=decl.name,
+                    artifact=artifacts.dump(trained.pipeline),
+                    artifact_name="model.skops",
+                    format="skops",
+                    task=decl.task,
+                    algorithm=trained.algorithm,
+                    description=decl.description,
+                    deploy=deploy,
+                    signature=decl.signature,
+                    target=decl.target,
+                    classes=trained.classes,
+                    metrics=trained.metrics,
+                    params={**trained.params, "seed": decl.seed},
+                    artifacts=extra,
+                    feature_importances=trained.importances,
+                    training_data=training_data,
+                    training_seconds=trained.seconds,
+                )
                 ref = VersionRef.of(version)
         except BaseException:
             for key in extra.values():
@@ -276,7 +324,9 @@ class GalleryService:
         self._resolved.clear()
         return ref
 
-    def _companion(self, ref: VersionRef, artifacts: dict[str, str], key: str, rows: list[dict[str, Any]]) -> np.ndarray:
+    def _companion(
+        self, ref: VersionRef, artifacts: dict[str, str], key: str, rows: list[dict[str, Any]]
+    ) -> np.ndarray:
         """A companion model of the version (an interval bound), from the same model cache and compiled predictor;
         the rows have passed the pipeline's checks already."""
         if key not in artifacts:

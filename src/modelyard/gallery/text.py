@@ -17,6 +17,7 @@ lexicon words occur most in the text (at most three). Summary: the sentence(s) h
 keyword weight, in text order (one sentence, two from six sentences on), at most 300 characters.
 ``readability_score``: textstat's Flesch-Kincaid grade level.
 """
+
 from __future__ import annotations
 
 import re
@@ -31,8 +32,29 @@ from modelyard.gallery.schema import Field
 
 WORD = re.compile(r"[a-z]+(?:'[a-z]+)?")
 SENTENCE = re.compile(r"(?<=[.!?])\s+")
-NEGATIONS = {"not", "no", "never", "nothing", "nobody", "neither", "nor", "without", "hardly", "isn't", "wasn't",
-             "don't", "doesn't", "didn't", "can't", "couldn't", "won't", "wouldn't", "aren't", "weren't", "shouldn't"}
+NEGATIONS = {
+    "not",
+    "no",
+    "never",
+    "nothing",
+    "nobody",
+    "neither",
+    "nor",
+    "without",
+    "hardly",
+    "isn't",
+    "wasn't",
+    "don't",
+    "doesn't",
+    "didn't",
+    "can't",
+    "couldn't",
+    "won't",
+    "wouldn't",
+    "aren't",
+    "weren't",
+    "shouldn't",
+}
 EMOTIONS = ("joy", "anger", "fear", "sadness", "surprise")
 _yake_lock = threading.Lock()
 
@@ -62,7 +84,7 @@ def sentiment(text: str) -> dict[str, Any]:
     words = WORD.findall(text.lower())
     lexicon, hits = _lexicon("emotion_lexicon.tsv"), Counter()
     for i, word in enumerate(words):
-        if any(w in NEGATIONS or w.endswith("n't") for w in words[max(0, i - 3):i]):
+        if any(w in NEGATIONS or w.endswith("n't") for w in words[max(0, i - 3) : i]):
             continue
         for emotion in lexicon.get(word, ()):
             hits[emotion] += 1
@@ -72,8 +94,13 @@ def sentiment(text: str) -> dict[str, Any]:
     sign = {"positive": 1, "negative": -1}.get(label, 0)
     drivers = [w for w, v in valence.items() if v * sign > 0 or sign == 0]
     drivers.sort(key=lambda w: (-abs(valence[w]), w))
-    return {"sentiment": label, "confidence": round(confidence, 4), "score": round(compound, 4),
-            "emotions": emotions, "keywords": drivers[:5]}
+    return {
+        "sentiment": label,
+        "confidence": round(confidence, 4),
+        "score": round(compound, 4),
+        "emotions": emotions,
+        "keywords": drivers[:5],
+    }
 
 
 @lru_cache(maxsize=64)
@@ -98,8 +125,12 @@ def keywords(text: str, max_keywords: int = 10) -> dict[str, Any]:
         for topic in topic_words.get(word, ()):
             counts[topic] += 1
     topics = [t for t, _ in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:3]]
-    return {"keywords": items, "topics": topics, "summary": _summary(text, items),
-            "readability_score": round(float(textstat.flesch_kincaid_grade(text)), 1)}
+    return {
+        "keywords": items,
+        "topics": topics,
+        "summary": _summary(text, items),
+        "readability_score": round(float(textstat.flesch_kincaid_grade(text)), 1),
+    }
 
 
 def _summary(text: str, items: list[dict[str, Any]]) -> str:
@@ -129,20 +160,35 @@ def _keywords_answer(r: Result) -> dict[str, Any]:
 
 TEXT_FIELD = Field("text", "text", "text to analyze", required=True, max_length=10_000)
 SENTIMENT = Declaration(
-    name="sentiment", title="Sentiment Analysis", contract_id="sentiment_analysis", kind="text", credits=1,
-    path="/api/predict/sentiment", fields=(TEXT_FIELD,), respond=_sentiment_answer,
+    name="sentiment",
+    title="Sentiment Analysis",
+    contract_id="sentiment_analysis",
+    kind="text",
+    credits=1,
+    path="/api/predict/sentiment",
+    fields=(TEXT_FIELD,),
+    respond=_sentiment_answer,
     description="Text sentiment (VADER), emotion shares from a lexicon, and the words that drove the score.",
     example={"text": "This product is amazing! Perfect fit and excellent quality."},
 )
 KEYWORDS = Declaration(
-    name="keywords", title="Keyword Extraction", contract_id="keyword_extraction", kind="text", credits=1,
-    path="/api/predict/keywords", respond=_keywords_answer,
-    fields=(TEXT_FIELD, Field("max_keywords", "integer", "maximum keywords to extract", default=10, minimum=1,
-                              maximum=50)),
+    name="keywords",
+    title="Keyword Extraction",
+    contract_id="keyword_extraction",
+    kind="text",
+    credits=1,
+    path="/api/predict/keywords",
+    respond=_keywords_answer,
+    fields=(
+        TEXT_FIELD,
+        Field("max_keywords", "integer", "maximum keywords to extract", default=10, minimum=1, maximum=50),
+    ),
     description="Keywords (YAKE), topics from a lexicon, a short extractive summary and a readability grade.",
-    example={"text": "Machine learning algorithms are changing how companies work. With machine learning, "
-                     "algorithms learn from business data and improve business efficiency. Teams automate "
-                     "routine processes, and machine learning models help managers decide faster.",
-             "max_keywords": 5},
+    example={
+        "text": "Machine learning algorithms are changing how companies work. With machine learning, "
+        "algorithms learn from business data and improve business efficiency. Teams automate "
+        "routine processes, and machine learning models help managers decide faster.",
+        "max_keywords": 5,
+    },
 )
 TEXT = (SENTIMENT, KEYWORDS)

@@ -6,6 +6,7 @@ is served through its booster, linear models through ONNX (serving/compile.py). 
 (the declaration's seed for the data, the split and the estimator; LightGBM ``deterministic`` on one
 thread), so the same declaration always trains the same model.
 """
+
 from __future__ import annotations
 
 import time
@@ -54,7 +55,9 @@ def model_frame(decl: Declaration, frame: pd.DataFrame) -> pd.DataFrame:
     out = pd.DataFrame(index=frame.index)
     for f in decl.fields:
         column = frame[f.name]
-        out[f.name] = column.map(lambda v: model_value(f, v)) if f.kind == "object" and column.dtype == object else column
+        out[f.name] = (
+            column.map(lambda v: model_value(f, v)) if f.kind == "object" and column.dtype == object else column
+        )
     for d in decl.derived:
         out[d.name] = np.asarray(d.compute(out), dtype=float)
     return out
@@ -91,8 +94,17 @@ def estimator(decl: Declaration, seed: int, *, quantile: float | None = None) ->
         if decl.task == "classification":
             return LogisticRegression(C=params.get("C", 1.0), max_iter=2000)
         return Ridge(alpha=params.get("alpha", 1.0))
-    base = dict(n_estimators=150, learning_rate=0.05, num_leaves=15, min_child_samples=20, n_jobs=1, verbose=-1,
-                random_state=seed, deterministic=True, force_row_wise=True)
+    base = dict(
+        n_estimators=150,
+        learning_rate=0.05,
+        num_leaves=15,
+        min_child_samples=20,
+        n_jobs=1,
+        verbose=-1,
+        random_state=seed,
+        deterministic=True,
+        force_row_wise=True,
+    )
     base.update(params)
     if decl.task == "classification":
         return LGBMClassifier(**base)
@@ -119,9 +131,13 @@ def fit(decl: Declaration, frame: pd.DataFrame, *, seed: int | None = None) -> T
     plan = plan_columns(X.iloc[train_idx], signature)
 
     def pipeline(quantile: float | None = None) -> Pipeline:
-        made = Pipeline([("prep", preprocessor(plan, n_rows=len(train_idx))),
-                         ("scale", StandardScaler() if decl.estimator.scaled else "passthrough"),
-                         ("model", estimator(decl, seed, quantile=quantile))])
+        made = Pipeline(
+            [
+                ("prep", preprocessor(plan, n_rows=len(train_idx))),
+                ("scale", StandardScaler() if decl.estimator.scaled else "passthrough"),
+                ("model", estimator(decl, seed, quantile=quantile)),
+            ]
+        )
         return made.fit(X.iloc[train_idx], y[train_idx])
 
     main = pipeline()
@@ -143,17 +159,31 @@ def fit(decl: Declaration, frame: pd.DataFrame, *, seed: int | None = None) -> T
             totals[name] = totals.get(name, 0.0) + abs(value)
     norm = sum(totals.values()) or 1.0
     importances = {k: round(v / norm, 4) for k, v in sorted(totals.items(), key=lambda kv: -kv[1])}
-    return Trained(main, quantiles, type(main.named_steps["model"]).__name__, key_params(main), metrics, classes,
-                   importances, len(train_idx), len(test_idx), round(time.perf_counter() - started, 3))
+    return Trained(
+        main,
+        quantiles,
+        type(main.named_steps["model"]).__name__,
+        key_params(main),
+        metrics,
+        classes,
+        importances,
+        len(train_idx),
+        len(test_idx),
+        round(time.perf_counter() - started, 3),
+    )
 
 
-def _regression_metrics(decl: Declaration, main: Pipeline, quantiles: dict[str, Pipeline], X: pd.DataFrame,
-                        y: np.ndarray, raw: pd.DataFrame) -> dict[str, Any]:
+def _regression_metrics(
+    decl: Declaration, main: Pipeline, quantiles: dict[str, Pipeline], X: pd.DataFrame, y: np.ndarray, raw: pd.DataFrame
+) -> dict[str, Any]:
     """rmse, mae, r2 (and mape) in the answer's units; the 95% interval's held-out coverage."""
     base = raw[decl.relative_to].to_numpy(dtype=float) if decl.relative_to else np.ones(len(y))
     truth, predicted = y * base, main.predict(X) * base
-    metrics = {"rmse": _r(np.sqrt(mean_squared_error(truth, predicted))), "mae": _r(mean_absolute_error(truth, predicted)),
-               "r2": _r(r2_score(truth, predicted))}
+    metrics = {
+        "rmse": _r(np.sqrt(mean_squared_error(truth, predicted))),
+        "mae": _r(mean_absolute_error(truth, predicted)),
+        "r2": _r(r2_score(truth, predicted)),
+    }
     nonzero = truth != 0
     if nonzero.any():
         metrics["mape"] = _r(np.mean(np.abs((truth - predicted)[nonzero] / truth[nonzero])))

@@ -1,4 +1,5 @@
 """The gallery: every built-in model trains, registers and answers in the contract's shape through the service."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -19,11 +20,15 @@ ROWS = 1500
 
 @pytest.fixture
 def runtime(tmp_path):
-    settings = Settings(_env_file=None, home=tmp_path / "home", database_url=f"sqlite:///{tmp_path / 'm.db'}",
-                        secret_key="test-secret-key-0123456789abcdef")
+    settings = Settings(
+        _env_file=None,
+        home=tmp_path / "home",
+        database_url=f"sqlite:///{tmp_path / 'm.db'}",
+        secret_key="test-secret-key-0123456789abcdef",
+    )
     rt = Runtime(settings, immediate_jobs=True)
     rt.db.migrate()
-    rt.gallery._rows.update({d.name: ROWS for d in catalog.tabular()})
+    rt.gallery.training_rows.update({d.name: ROWS for d in catalog.tabular()})
     yield rt
     rt.close()
 
@@ -62,15 +67,20 @@ def test_every_builtin_model_answers_its_example_in_the_contract_shape(runtime):
     churn = runtime.gallery.predict("churn", catalog.lookup("churn").example, viewer=alice)["prediction"]
     assert churn["risk_level"] in ("Low", "Medium", "High") and len(churn["key_factors"]) == 3
     assert churn["retention_score"] == pytest.approx(100 * (1 - churn["churn_probability"]), abs=0.06)
-    sales = runtime.gallery.predict("sales-forecast", catalog.lookup("sales-forecast").example, viewer=alice)["prediction"]
+    sales = runtime.gallery.predict("sales-forecast", catalog.lookup("sales-forecast").example, viewer=alice)[
+        "prediction"
+    ]
     assert sales["confidence_interval"]["lower"] < sales["forecasted_sales"] < sales["confidence_interval"]["upper"]
     assert sales["growth_rate"] == pytest.approx(sales["forecasted_sales"] / 200000 - 1, abs=1e-3)
     # the built-ins are ordinary registered models, deployed, served by a compiled predictor
     with runtime.db.session() as session:
         versions, total = RegistryService(session, None).list_versions(viewer=alice, limit=200)
         assert total == len(catalog.tabular()) and all(v.status == "deployed" and v.builtin for v in versions)
-        assert all(v.serving and v.serving["predictor"] == "compiled" for v in versions), \
-            [(v.name, (v.serving or {}).get("reason")) for v in versions if (v.serving or {}).get("predictor") != "compiled"]
+        assert all(v.serving and v.serving["predictor"] == "compiled" for v in versions), [
+            (v.name, (v.serving or {}).get("reason"))
+            for v in versions
+            if (v.serving or {}).get("predictor") != "compiled"
+        ]
 
 
 def test_key_factors_follow_the_input(runtime):
@@ -116,8 +126,11 @@ def test_missing_and_out_of_range_fields_are_named(runtime):
     assert missing.value.status == 422 and missing.value.code == "INVALID_INPUT"
     assert missing.value.details["fields"] == ["budget"]
     with pytest.raises(InvalidInput) as bad:
-        runtime.gallery.predict("sales-forecast", {"historical_sales": 1000, "seasonality": 3.5, "marketing_spend": 10,
-                                                   "competition_index": "lots"}, viewer=alice)
+        runtime.gallery.predict(
+            "sales-forecast",
+            {"historical_sales": 1000, "seasonality": 3.5, "marketing_spend": 10, "competition_index": "lots"},
+            viewer=alice,
+        )
     assert bad.value.details["fields"] == ["seasonality", "competition_index"]
     assert "at most 2" in bad.value.message
     with pytest.raises(InvalidInput):
@@ -143,9 +156,17 @@ def test_a_users_own_model_of_the_same_name_shadows_the_builtin_for_that_user_on
     own = fit(decl, decl.simulate(np.random.default_rng(1), 300), seed=1)
     with runtime.db.session() as session:
         registry = RegistryService(session, runtime.blobs)
-        mine = registry.create_version(owner=session.get(User, alice.id), name="lead-score",
-                                       artifact=artifacts.dump(own.pipeline), artifact_name="model.skops", format="skops",
-                                       task="classification", algorithm="x", signature=decl.signature, deploy=True)
+        mine = registry.create_version(
+            owner=session.get(User, alice.id),
+            name="lead-score",
+            artifact=artifacts.dump(own.pipeline),
+            artifact_name="model.skops",
+            format="skops",
+            task="classification",
+            algorithm="x",
+            signature=decl.signature,
+            deploy=True,
+        )
         assert registry.resolve("lead-score", viewer=alice).id == mine.id
         assert registry.resolve("lead-score", viewer=bob).id == builtin.id
         assert registry.resolve("lead-score", viewer=admin).id == builtin.id
@@ -178,13 +199,18 @@ def test_catalog_lists_every_model_once_with_contract_paths():
     assert len(names) == len(set(names)) == 20
     assert catalog.industry("saas", "expansion-prediction").name == "expansion-prediction"
     assert catalog.lookup("lead_scoring").name == "lead-score"
-    assert {d.industry for d in catalog.DECLARATIONS if d.industry} == {"healthcare", "finance", "retail",
-                                                                          "manufacturing", "saas"}
+    assert {d.industry for d in catalog.DECLARATIONS if d.industry} == {
+        "healthcare",
+        "finance",
+        "retail",
+        "manufacturing",
+        "saas",
+    }
 
 
 def _train_in_child(settings: Settings, name: str) -> None:
     rt = Runtime(settings)
-    rt.gallery._rows[name] = 400
+    rt.gallery.training_rows[name] = 400
     rt.gallery.ensure_trained(name)
     rt.close()
 
@@ -193,8 +219,9 @@ def test_two_processes_asking_at_once_train_a_model_once(tmp_path, database_url)
     """The lock is a flock on SQLite and an advisory lock on PostgreSQL: the second process finds the model."""
     import multiprocessing
 
-    settings = Settings(_env_file=None, home=tmp_path / "home", database_url=database_url,
-                        secret_key="test-secret-key-0123456789abcdef")
+    settings = Settings(
+        _env_file=None, home=tmp_path / "home", database_url=database_url, secret_key="test-secret-key-0123456789abcdef"
+    )
     Runtime(settings).db.migrate()
     context = multiprocessing.get_context("fork")
     children = [context.Process(target=_train_in_child, args=(settings, "fraud-detection")) for _ in range(3)]
@@ -220,7 +247,7 @@ def test_a_builtin_whose_versions_an_admin_retired_is_not_retrained_behind_their
     ref = runtime.gallery.ensure_trained("quality-control")
     with runtime.db.session() as session:
         RegistryService(session, runtime.blobs).archive(session.get(ModelVersion, ref.id), actor=admin)
-    runtime.gallery._resolved.clear()  # the API's per-request epoch refresh does this in a server
+    runtime.invalidation.refresh()  # as the API does before each request: the archive moved the registry epoch
     example = catalog.lookup("quality-control").example
     with pytest.raises(ModelNotDeployed):
         runtime.gallery.predict("quality-control", example, viewer=bob)
@@ -254,6 +281,8 @@ def test_a_batch_answers_each_record_in_order_and_flags_the_bad_ones(runtime):
     assert isinstance(answers[1], InvalidInput) and "historical_sales" in answers[1].details["fields"]
     single = runtime.gallery.predict("sales-forecast", good, viewer=alice)
     assert answers[0] == single  # one at a time or in a batch: the same answer
-    assert answers[2]["prediction"]["forecasted_sales"] == pytest.approx(2 * single["prediction"]["forecasted_sales"], rel=0.05)  # learned as a ratio
+    assert answers[2]["prediction"]["forecasted_sales"] == pytest.approx(
+        2 * single["prediction"]["forecasted_sales"], rel=0.05
+    )  # learned as a ratio
     texts = runtime.gallery.predict_many("sentiment", [{"text": "great!"}, {"text": ""}], viewer=alice)
     assert texts[0]["prediction"]["sentiment"] == "positive" and isinstance(texts[1], InvalidInput)

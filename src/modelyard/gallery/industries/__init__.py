@@ -6,6 +6,7 @@ Response fields follow the contract's core models: probability, level, confidenc
 key factors for yes/no models; label, probabilities and alternatives for choices; value with a 95%
 interval for forecasts.
 """
+
 from modelyard.gallery.industries import finance, healthcare, manufacturing, retail, saas
 
 INDUSTRY = (*healthcare.MODELS, *finance.MODELS, *retail.MODELS, *manufacturing.MODELS, *saas.MODELS)
