@@ -20,6 +20,7 @@ import io
 import logging
 import secrets
 import threading
+import time
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -182,8 +183,17 @@ class GalleryService:
             except InvalidInput as exc:
                 answers[index] = exc
         if decl.kind == "text":
+            started = time.perf_counter()
             for index, checked in valid:
                 answers[index] = text.respond(decl, checked.values)
+            if valid:  # the pipeline's record step (metrics, activity) counts text models too
+                self._pipeline.record(
+                    text.version_ref(decl.name),
+                    user_id=viewer.id,
+                    username=viewer.username,
+                    rows=len(valid),
+                    seconds=time.perf_counter() - started,
+                )
             return answers
         if valid:
             ref, artifacts = self._deployed(decl)

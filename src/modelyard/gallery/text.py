@@ -29,6 +29,7 @@ from typing import Any
 
 from modelyard.gallery.declarations import Declaration, Result
 from modelyard.gallery.schema import Field
+from modelyard.serving.versions import VersionRef
 
 WORD = re.compile(r"[a-z]+(?:'[a-z]+)?")
 SENTENCE = re.compile(r"(?<=[.!?])\s+")
@@ -142,6 +143,29 @@ def _summary(text: str, items: list[dict[str, Any]]) -> str:
     best = sorted(sorted(range(len(sentences)), key=lambda i: (-weight[i], i))[:keep])
     summary = " ".join(sentences[i] for i in best)
     return summary if len(summary) <= 300 else summary[:297].rsplit(" ", 1)[0] + "..."
+
+
+@lru_cache(maxsize=None)
+def version_ref(name: str) -> VersionRef:
+    """How a text model is named where predictions are recorded (metrics, activity): `builtin:<name>`, version 1
+    (it has no registry entry: nothing is trained)."""
+    return VersionRef(
+        id=f"builtin:{name}",
+        model_id=f"builtin:{name}",
+        name=name,
+        number=1,
+        label="1",
+        status="deployed",
+        format="text",
+        task="text",
+        owner_id=0,
+        artifact_key="",
+        signature=[],
+        classes=None,
+        feature_table=None,
+        training_data=None,
+        serving=None,
+    )
 
 
 def respond(decl: Declaration, values: dict[str, Any]) -> dict[str, Any]:

@@ -286,3 +286,17 @@ def test_a_batch_answers_each_record_in_order_and_flags_the_bad_ones(runtime):
     )  # learned as a ratio
     texts = runtime.gallery.predict_many("sentiment", [{"text": "great!"}, {"text": ""}], viewer=alice)
     assert texts[0]["prediction"]["sentiment"] == "positive" and isinstance(texts[1], InvalidInput)
+
+
+def test_predictions_are_recorded_by_the_pipeline_text_models_included(runtime):
+    from modelyard.ops import activity
+
+    alice = _user(runtime, "alice")
+    runtime.gallery.predict_many("sentiment", [{"text": "good"}, {"text": "bad"}], viewer=alice)
+    runtime.gallery.predict("lead-score", catalog.lookup("lead-score").example, viewer=alice)
+    runtime.tally.flush()
+    with runtime.db.session() as session:
+        rows, _ = activity.query(session, viewer=session.get(User, alice.id), type="prediction", since=None, limit=10)
+        messages = sorted(a.message for a in rows)
+    assert any("2 prediction(s) from model 'sentiment'" in m for m in messages), messages
+    assert any("1 prediction(s) from model 'lead-score'" in m for m in messages), messages
