@@ -208,9 +208,10 @@ def test_catalog_lists_every_model_once_with_contract_paths():
     }
 
 
-def _train_in_child(settings: Settings, name: str) -> None:
+def _train_in_child(settings: Settings, name: str, start) -> None:
     rt = Runtime(settings)
     rt.gallery.training_rows[name] = 400
+    start.wait(60)  # every child is ready (libraries imported): they ask at the same moment
     rt.gallery.ensure_trained(name)
     rt.close()
 
@@ -223,8 +224,9 @@ def test_two_processes_asking_at_once_train_a_model_once(tmp_path, database_url)
         _env_file=None, home=tmp_path / "home", database_url=database_url, secret_key="test-secret-key-0123456789abcdef"
     )
     Runtime(settings).db.migrate()
-    context = multiprocessing.get_context("fork")
-    children = [context.Process(target=_train_in_child, args=(settings, "fraud-detection")) for _ in range(3)]
+    context = multiprocessing.get_context("spawn")  # not fork: other tests leave threads (and their locks) behind
+    start = context.Barrier(3)
+    children = [context.Process(target=_train_in_child, args=(settings, "fraud-detection", start)) for _ in range(3)]
     for child in children:
         child.start()
     for child in children:
