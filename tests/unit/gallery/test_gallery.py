@@ -302,3 +302,17 @@ def test_predictions_are_recorded_by_the_pipeline_text_models_included(runtime):
         messages = sorted(a.message for a in rows)
     assert any("2 prediction(s) from model 'sentiment'" in m for m in messages), messages
     assert any("1 prediction(s) from model 'lead-score'" in m for m in messages), messages
+
+
+def test_two_independent_builds_answer_identically_through_the_service(tmp_path):
+    answers = []
+    for folder in ("one", "two"):
+        settings = Settings(_env_file=None, home=tmp_path / folder, database_url=f"sqlite:///{tmp_path / folder}.db",
+                            secret_key="test-secret-key-0123456789abcdef")
+        rt = Runtime(settings)
+        rt.db.migrate()
+        user = _user(rt, "alice")
+        names = ("lead-score", "churn", "sales-forecast", "customer-segmentation")
+        answers.append([rt.gallery.predict(n, catalog.lookup(n).example, viewer=user) for n in names])
+        rt.close()
+    assert answers[0] == answers[1]
