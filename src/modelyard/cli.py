@@ -16,6 +16,8 @@ app = typer.Typer(help="modelyard: from a CSV to a deployed, monitored model.", 
                   pretty_exceptions_enable=False)
 users = typer.Typer(help="Manage accounts.", no_args_is_help=True)
 app.add_typer(users, name="users")
+gallery = typer.Typer(help="The built-in business models.", no_args_is_help=True)
+app.add_typer(gallery, name="gallery")
 
 
 def _settings():
@@ -229,3 +231,23 @@ def main() -> None:
     except AppError as exc:
         typer.echo(f"modelyard: error: {exc.message}", err=True)
         raise SystemExit(1) from None
+
+
+@gallery.command("build")
+def gallery_build(names: Annotated[Optional[list[str]], typer.Argument(help="models to build (default: all)")] = None) -> None:
+    """Train and register every built-in model that is missing (they are otherwise trained on first use)."""
+    from modelyard.errors import AppError
+    from modelyard.runtime import Runtime
+
+    settings = _settings()
+    _announce_home(settings)
+    runtime = Runtime(settings)
+    try:
+        runtime.db.migrate()
+        for entry in runtime.gallery.build(names or None):
+            typer.echo(f"{entry['name']}\t{entry['version']}\t{entry['version_id']}")
+    except AppError as exc:
+        typer.echo(f"modelyard: {exc.message}", err=True)
+        raise SystemExit(1) from None
+    finally:
+        runtime.close()

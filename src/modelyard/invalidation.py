@@ -156,7 +156,7 @@ class Invalidation:
 WATCHED: dict[str, tuple[int, tuple[str, ...] | None]] = {
     "User": (AUTH, ("is_active", "role", "password_hash", "plan")),  # not credits: read fresh when needed
     "ApiKey": (AUTH, ("revoked_at", "key_hash", "user_id")),
-    "RegisteredModel": (REGISTRY, ("deployed_version_id", "name", "owner_id")),
+    "RegisteredModel": (REGISTRY, ("deployed_version_id", "name", "owner_id", "builtin")),
     "ModelVersion": (REGISTRY, ("status", "signature", "classes", "label")),
 }
 

@@ -4,6 +4,7 @@ server and `modelyard worker` have exactly the same capabilities; nothing connec
 """
 from __future__ import annotations
 
+import functools
 import importlib
 import time
 from functools import partial
@@ -25,6 +26,7 @@ from modelyard.storage import open_blob_store
 if TYPE_CHECKING:
     import pandas as pd
 
+    from modelyard.gallery.service import GalleryService
     from modelyard.serving.versions import VersionRef
 
 RETENTION_EVERY = 3600.0
@@ -51,6 +53,13 @@ class Runtime:
                               immediate=immediate_jobs)
         self.periodic = periodic_tasks(self)
 
+    @functools.cached_property
+    def gallery(self) -> "GalleryService":
+        """The built-in models' service, built on first use (it imports the ML libraries)."""
+        from modelyard.gallery.service import GalleryService
+
+        return GalleryService(self.db, self.blobs, self.predictions, self.invalidation, home=self.settings.home_dir)
+
     def start(self) -> None:
         """Background work of every process: the activity tally's flushes."""
         self.tally.start()
@@ -73,6 +82,11 @@ class Runtime:
         from modelyard.data.models import Dataset
         from modelyard.serving.compile import SAMPLE_ROWS
 
+        recipe = (ref.training_data or {}).get("recipe")
+        if recipe:  # a built-in gallery model: fresh rows of its synthetic recipe
+            from modelyard.gallery.training import check_sample
+
+            return check_sample(recipe, SAMPLE_ROWS)
         file_id = (ref.training_data or {}).get("file_id")
         if not file_id:
             return None

@@ -91,7 +91,7 @@ def get_model(version: OwnedVersion):
 
 @router.post("/api/models/{model_id}/deploy", response_model=DeployOut)
 def deploy_model(version: OwnedVersion, user: CurrentUser, registry: RegistryDep, session: SessionDep):
-    version = registry.deploy(version)
+    version = registry.deploy(version, actor=user)
     activity.record(session, "deployment", f"Model '{version.name}' v{version.number} deployed successfully",
                     user=user, details={"model_id": version.id, "accuracy": (version.metrics or {}).get("accuracy")})
     return DeployOut(model_id=version.id, name=version.name, status=version.status,
@@ -99,13 +99,13 @@ def deploy_model(version: OwnedVersion, user: CurrentUser, registry: RegistryDep
 
 
 @router.post("/api/models/{model_id}/archive", response_model=ModelDetailOut)
-def archive_model(version: ExactVersion, registry: RegistryDep):
-    return ModelDetailOut.of(registry.archive(version))
+def archive_model(version: ExactVersion, user: CurrentUser, registry: RegistryDep):
+    return ModelDetailOut.of(registry.archive(version, actor=user))
 
 
 @router.delete("/api/models/{model_id}", status_code=status.HTTP_204_NO_CONTENT)
-def delete_model(version: ExactVersion, registry: RegistryDep):
-    registry.delete(version)
+def delete_model(version: ExactVersion, user: CurrentUser, registry: RegistryDep):
+    registry.delete(version, actor=user)
 
 
 @router.get("/api/settings", response_model=SettingsOut)

@@ -34,6 +34,13 @@ class User(Base):
         return self.role == "universal" or self.role in roles
 
     def can_see(self, obj: object) -> bool:
+        """Admins see everything; others their own, and built-in gallery models (``builtin``)."""
+        return self.is_admin or getattr(obj, "owner_id", None) == self.id or bool(getattr(obj, "builtin", False))
+
+    def can_change(self, obj: object) -> bool:
+        """Built-in gallery models are changed by admins only; anything else by its owner or an admin."""
+        if getattr(obj, "builtin", False):
+            return self.is_admin
         return self.is_admin or getattr(obj, "owner_id", None) == self.id
 
 

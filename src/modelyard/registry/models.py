@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Float, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Boolean, Float, ForeignKey, Integer, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from modelyard.db.base import Base, OwnedMixin
@@ -21,6 +21,8 @@ class RegisteredModel(OwnedMixin, Base):
     description: Mapped[str | None] = mapped_column(Text, default=None)
     deployed_version_id: Mapped[str | None] = mapped_column(String(40), default=None)
     updated_at: Mapped[datetime | None] = mapped_column(default=None)
+    # A built-in gallery model (owned by the system account): every user sees it; only admins change it.
+    builtin: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     versions: Mapped[list["ModelVersion"]] = relationship(back_populates="model", order_by="ModelVersion.number")
 
@@ -59,3 +61,7 @@ class ModelVersion(OwnedMixin, Base):
     @property
     def name(self) -> str:
         return self.model.name
+
+    @property
+    def builtin(self) -> bool:
+        return self.model.builtin

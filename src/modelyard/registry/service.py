@@ -5,12 +5,12 @@ import logging
 import re
 from typing import Any, BinaryIO, Callable, Iterable
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from modelyard.auth.models import User
 from modelyard.db.base import new_id, utcnow
-from modelyard.errors import AppError, BadRequest, Conflict, NotFound
+from modelyard.errors import AppError, BadRequest, Conflict, Forbidden, NotFound
 from modelyard.registry.models import ModelVersion, RegisteredModel
 from modelyard.storage.base import BlobStore
 
@@ -100,13 +100,17 @@ class RegistryService:
         return version
 
     def model_by_name(self, name: str, *, viewer: User) -> RegisteredModel:
-        """The one rule for a model named by a user: their own first; else the only one they can see;
-        several others' (an admin's view) are a conflict naming them, never a guess."""
+        """The one rule for a model named by a user: their own first; else the built-in gallery model of that
+        name (so one user's `lead-score` never hides the built-in from anyone else, admins included); else the
+        only one they can see; several others' (an admin's view) are a conflict naming them, never a guess."""
         models = [m for m in self._session.scalars(select(RegisteredModel).where(RegisteredModel.name == name)
                                                    .order_by(RegisteredModel.created_at)) if viewer.can_see(m)]
         own = [m for m in models if m.owner_id == viewer.id]
         if own:
             return own[0]
+        builtin = [m for m in models if m.builtin]
+        if builtin:
+            return builtin[0]
         if len(models) > 1:
             raise Conflict(f"several users have a model named {name!r}; name a version id instead "
                            "(GET /api/models?name=... lists them)", details={"model_ids": [m.id for m in models]})
@@ -132,7 +136,7 @@ class RegistryService:
                       limit: int = 20, page: int = 1, name: str | None = None) -> tuple[list[ModelVersion], int]:
         query = select(ModelVersion).join(RegisteredModel)
         if not viewer.is_admin:
-            query = query.where(ModelVersion.owner_id == viewer.id)
+            query = query.where(or_(ModelVersion.owner_id == viewer.id, RegisteredModel.builtin.is_(True)))
         if status:
             query = query.where(ModelVersion.status == status)
         if name:
@@ -146,9 +150,9 @@ class RegistryService:
         return list(self._session.scalars(ordered.limit(limit).offset((page - 1) * limit))), total
 
     def count_versions(self, *, viewer: User | None = None) -> int:
-        query = select(func.count()).select_from(ModelVersion)
-        if viewer is not None and not viewer.is_admin:
-            query = query.where(ModelVersion.owner_id == viewer.id)
+        query = select(func.count()).select_from(ModelVersion).join(RegisteredModel)
+        if viewer is not None and not viewer.is_admin:  # what list_versions shows them: their own and built-ins
+            query = query.where(or_(ModelVersion.owner_id == viewer.id, RegisteredModel.builtin.is_(True)))
         return self._session.scalar(query) or 0
 
     # Changing ----------------------------------------------------------
@@ -162,8 +166,16 @@ class RegistryService:
         version.status, version.deployed_at, version.archived_at = "deployed", utcnow(), None
         model.deployed_version_id, model.updated_at = version.id, utcnow()
 
-    def deploy(self, version: ModelVersion) -> ModelVersion:
+    @staticmethod
+    def _check_change(version: ModelVersion, actor: User | None) -> None:
+        """Routes pass the acting user: a built-in gallery model is changed by admins only (jobs and the
+        gallery itself pass none)."""
+        if actor is not None and not actor.can_change(version):
+            raise Forbidden(f"model {version.name!r} is a built-in gallery model; only an admin may change it")
+
+    def deploy(self, version: ModelVersion, *, actor: User | None = None) -> ModelVersion:
         """Make this the version its name resolves to; the old one stays downloadable."""
+        self._check_change(version, actor)
         self._deploy(version)
         self._session.commit()
         self._deployed(version)
@@ -177,14 +189,16 @@ class RegistryService:
         except Exception:  # deployed all the same; the first request will load it (and say why it fails)
             log.warning("could not prepare the predictor of %s at deploy", version.id, exc_info=True)
 
-    def archive(self, version: ModelVersion) -> ModelVersion:
+    def archive(self, version: ModelVersion, *, actor: User | None = None) -> ModelVersion:
+        self._check_change(version, actor)
         if version.model.deployed_version_id == version.id:
             version.model.deployed_version_id = None
         version.status, version.archived_at = "archived", utcnow()
         self._session.commit()
         return version
 
-    def delete(self, version: ModelVersion) -> None:
+    def delete(self, version: ModelVersion, *, actor: User | None = None) -> None:
+        self._check_change(version, actor)
         model = version.model
         if model.deployed_version_id == version.id:
             model.deployed_version_id = None

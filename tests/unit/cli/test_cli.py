@@ -81,3 +81,14 @@ def test_reset_password_if_exists_does_nothing_without_the_account_and_resets_it
 def test_unlocking_an_unknown_user_fails(run):
     result = run("users", "unlock", "ghost")
     assert result.exit_code == 1
+
+
+def test_gallery_build_trains_the_named_builtins_once_and_refuses_unknown_names(run):
+    first = run("gallery", "build", "lead-score", "user-engagement")
+    assert first.exit_code == 0, first.output
+    lines = [line.split("\t") for line in first.stdout.strip().splitlines()]
+    assert [(name, version) for name, version, _ in lines] == [("lead-score", "v1.0"), ("user-engagement", "v1.0")]
+    again = run("gallery", "build", "lead-score")
+    assert again.exit_code == 0 and again.stdout.split("\t")[2].strip() == lines[0][2]  # found, not retrained
+    unknown = run("gallery", "build", "no-such-model")
+    assert unknown.exit_code == 1 and "gallery model no-such-model not found" in unknown.stderr
