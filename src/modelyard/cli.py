@@ -234,7 +234,8 @@ def main() -> None:
 
 
 @gallery.command("build")
-def gallery_build(names: Annotated[Optional[list[str]], typer.Argument(help="models to build (default: all)")] = None) -> None:
+def gallery_build(
+        names: Annotated[Optional[list[str]], typer.Argument(help="models to build (default: all)")] = None) -> None:
     """Train and register every built-in model that is missing (they are otherwise trained on first use)."""
     from modelyard.errors import AppError
     from modelyard.runtime import Runtime
