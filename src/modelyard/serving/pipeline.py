@@ -140,6 +140,14 @@ class PredictionPipeline:
         metrics.observe_prediction(version.name, version.label, seconds, rows)
         self._tally.add(user_id, username, version.id, version.name, rows)
 
+    def charge(self, user: User, credits: int, *, model: str) -> int:
+        """Take what a call costs from the caller's credits (one atomic statement, auth/credits.py); the
+        balance after. Raises 402 INSUFFICIENT_CREDITS and takes nothing when too few remain."""
+        from modelyard.auth.credits import CreditService
+
+        with self._db.session() as session:
+            return CreditService(session).charge(user.id, credits, detail=model)
+
     @staticmethod
     def _guarded(version: VersionRef, run: Callable[[], Outputs]) -> Outputs:
         try:

@@ -1,0 +1,60 @@
+"""Prediction-platform contract: built-in models by industry, and the model gallery.
+
+Thin adapters over ``gallery/`` and the one prediction pipeline: a call is checked and predicted by
+the gallery service (through the pipeline), then charged its declared credits (the pipeline's charge
+step), and answered in the contract's shape with `processing_time` and `credits_consumed`.
+"""
+from __future__ import annotations
+
+import time
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Depends
+from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
+
+from modelyard.api.deps import AdminUser, CurrentUser, RuntimeDep, current_user
+from modelyard.api.serving import JSONBody, OrjsonRoute
+from modelyard.auth.models import User
+from modelyard.gallery import catalog
+from modelyard.gallery.schemas import ActivatedOut, BuiltinOut, GalleryListOut, GalleryModelOut
+from modelyard.runtime import Runtime
+
+router = APIRouter(tags=["prediction-platform"], dependencies=[Depends(current_user)], route_class=OrjsonRoute)
+
+Record = Annotated[dict[str, Any], Body(description="the model's input fields (GET /api/model-gallery/models/{name})")]
+
+
+def run_builtin(runtime: Runtime, name: str, record: Any, *, viewer: User) -> dict[str, Any]:
+    """One call to a built-in model, as the contract answers it; 402 (nothing charged) when credits lack."""
+    started = time.perf_counter()
+    decl = catalog.lookup(name)
+    answer = runtime.gallery.predict(decl.name, record, viewer=viewer)
+    runtime.predictions.charge(viewer, decl.credits, model=decl.name)
+    return {**answer, "processing_time": round(time.perf_counter() - started, 4), "credits_consumed": decl.credits}
+
+
+@router.post("/api/industry/{industry}/{name}", response_model=BuiltinOut, summary="Predict with a built-in industry model")
+async def industry_predict(industry: str, name: str, record: Record, user: CurrentUser, runtime: RuntimeDep):
+    decl = catalog.industry(industry, name)
+    return JSONBody(await run_in_threadpool(run_builtin, runtime, decl.name, record, viewer=user))
+
+
+class ActivateIn(BaseModel):
+    version: str = Field(min_length=1, max_length=20, description='"v2.0", "v2" or "2"')
+
+
+@router.get("/api/model-gallery/models", response_model=GalleryListOut, summary="Every built-in model with its metadata")
+def gallery_models(runtime: RuntimeDep):
+    models = runtime.gallery.catalog()
+    return {"models": models, "total": len(models), "active": sum(m["status"] == "active" for m in models)}
+
+
+@router.get("/api/model-gallery/models/{model_name}", response_model=GalleryModelOut, summary="One built-in model: inputs, metrics, versions")
+def gallery_model(model_name: str, runtime: RuntimeDep):
+    return runtime.gallery.describe(model_name)
+
+
+@router.post("/api/model-gallery/models/{model_name}/activate", response_model=ActivatedOut, summary="Make a version the one that serves (admin)")
+def gallery_activate(model_name: str, body: ActivateIn, admin: AdminUser, runtime: RuntimeDep):
+    return runtime.gallery.activate(model_name, body.version, actor=admin)
