@@ -96,3 +96,55 @@ def test_the_gallery_lists_describes_and_admins_activate(client, gallery, accoun
     assert refused.status_code == 403
     done = client.post("/api/model-gallery/models/churn/activate", json={"version": "v1.0"}, headers=admin.headers)
     assert done.status_code == 200, done.text
+
+
+def test_a_batch_runs_each_request_on_its_own_and_charges_the_successes(client, gallery, accounts):
+    user = accounts["user"]
+    lead, churn = catalog.lookup("lead-score"), catalog.lookup("churn")
+    requests = [{"model": "lead-score", "input": lead.example}, {"model": "churn", "input": churn.example},
+                {"model": "lead-score", "input": {"budget": 5}}, {"model": "crystal-ball", "input": {}}]
+    before = credits(client, user.headers)
+    response = client.post("/api/enterprise/batch/predict", json={"requests": requests}, headers=user.headers)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert [r["status"] for r in body["results"]] == ["success", "success", "failed", "failed"]
+    assert [r["index"] for r in body["results"]] == [0, 1, 2, 3]
+    assert body["results"][2]["error"]["code"] == "INVALID_INPUT"
+    assert body["results"][3]["error"]["code"] == "MODEL_NOT_FOUND"
+    stats = body["batch_stats"]
+    assert (stats["total_requests"], stats["successful"], stats["failed"], stats["success_rate"]) == (4, 2, 2, 50.0)
+    assert body["credits_consumed"] == lead.credits + churn.credits
+    assert credits(client, user.headers) == before - body["credits_consumed"]
+
+
+def test_an_oversized_or_empty_batch_is_refused(client, app, accounts):
+    app.state.runtime.settings.max_batch_requests = 3
+    items = [{"model": "sentiment", "input": {"text": "fine"}}] * 4
+    too_many = client.post("/api/enterprise/batch/predict", json={"requests": items}, headers=accounts["user"].headers)
+    assert too_many.status_code == 413 and "at most 3" in too_many.json()["message"]
+    empty = client.post("/api/enterprise/batch/predict", json={"requests": []}, headers=accounts["user"].headers)
+    assert empty.status_code == 422
+
+
+def test_a_csv_batch_scores_every_row_and_reports_data_quality(client, gallery, accounts):
+    user = accounts["user"]
+    text = ("company_size,budget,industry_score,engagement_score\n"  # the contract's example rows, then bad ones
+            "51-200,150000,8.5,7.2\n11-50,75000,6.8,5.9\n"
+            "1-10,lots,5,5\n201-1000,,7,\n1000+,99999999999,9,9\n")
+    before = credits(client, user.headers)
+    response = client.post("/api/upload/csv/lead-scoring", files={"file": ("leads.csv", text, "text/csv")},
+                           headers=user.headers)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert [r["row"] for r in body["results"]] == [1, 2, 3, 4, 5]
+    assert [r["status"] for r in body["results"]][:3] == ["success", "success", "failed"]
+    assert body["results"][0]["prediction"]["quality"] in ("Cold", "Warm", "Hot")
+    summary = body["summary"]
+    assert summary["total_rows"] == 5 and summary["processed_rows"] + summary["failed_rows"] == 5
+    quality = body["data_quality"]
+    assert quality["invalid_formats"] == 1 and quality["missing_values"] == 2
+    assert 0 <= quality["quality_score"] < 100
+    assert body["credits_consumed"] == summary["processed_rows"]
+    assert credits(client, user.headers) == before - summary["processed_rows"]
+    missing = client.post("/api/upload/csv/lead-scoring", headers=user.headers)
+    assert missing.status_code == 400

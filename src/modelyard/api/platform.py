@@ -9,15 +9,21 @@ from __future__ import annotations
 import time
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends
+from fastapi import APIRouter, Body, Depends, UploadFile
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
-from modelyard.api.deps import AdminUser, CurrentUser, RuntimeDep, current_user
+from modelyard.api.csv_scoring import UPLOAD_BODY, sent_csv
+from modelyard.api.deps import AdminUser, CurrentUser, RuntimeDep, SessionDep, current_user
 from modelyard.api.serving import JSONBody, OrjsonRoute
 from modelyard.auth.models import User
-from modelyard.gallery import catalog
-from modelyard.gallery.schemas import ActivatedOut, BuiltinOut, GalleryListOut, GalleryModelOut
+from modelyard.data.csvio import CsvDialect, read_frame
+from modelyard.data.service import DataService
+from modelyard.errors import BadRequest, PayloadTooLarge
+from modelyard.gallery import batches, catalog
+from modelyard.gallery.schemas import (
+    ActivatedOut, BatchIn, BatchOut, BuiltinOut, CsvBatchOut, GalleryListOut, GalleryModelOut,
+)
 from modelyard.runtime import Runtime
 
 router = APIRouter(tags=["prediction-platform"], dependencies=[Depends(current_user)], route_class=OrjsonRoute)
@@ -58,3 +64,35 @@ def gallery_model(model_name: str, runtime: RuntimeDep):
 @router.post("/api/model-gallery/models/{model_name}/activate", response_model=ActivatedOut, summary="Make a version the one that serves (admin)")
 def gallery_activate(model_name: str, body: ActivateIn, admin: AdminUser, runtime: RuntimeDep):
     return runtime.gallery.activate(model_name, body.version, actor=admin)
+
+
+@router.post("/api/enterprise/batch/predict", response_model=BatchOut, summary="Many calls to built-in models")
+async def enterprise_batch(body: BatchIn, user: CurrentUser, runtime: RuntimeDep):
+    """Each item runs on its own: a bad one is a failed entry with its error, not a failed batch."""
+    limit = runtime.settings.max_batch_requests
+    if len(body.requests) > limit:
+        raise PayloadTooLarge(f"{len(body.requests)} requests in one batch; at most {limit} "
+                              "(MODELYARD_MAX_BATCH_REQUESTS)")
+    items = [item.model_dump() for item in body.requests]
+    return JSONBody(await run_in_threadpool(batches.run_batch, runtime.gallery, runtime.predictions, items,
+                                            viewer=user))
+
+
+@router.post("/api/upload/csv/{model_name}", response_model=CsvBatchOut, openapi_extra=UPLOAD_BODY,
+             summary="Score a CSV with a built-in model, row by row")
+def csv_batch(model_name: str, user: CurrentUser, runtime: RuntimeDep, session: SessionDep,
+              file: Annotated[UploadFile | None, Depends(sent_csv)]):
+    """`lead-scoring`, `churn-prediction`, `sales-forecast` (the contract's paths) or any built-in's name."""
+    decl = catalog.lookup(model_name)
+    if file is None:
+        raise BadRequest("no file received: send the CSV as multipart/form-data in the form field 'file'")
+    settings = runtime.settings
+    dataset = DataService(session, runtime.blobs, max_bytes=settings.max_csv_batch_bytes).upload(
+        user, file.filename, file.file, purpose="platform")
+    if dataset.rows > settings.max_csv_batch_rows:
+        raise PayloadTooLarge(f"{dataset.rows:,} rows; this route answers at most {settings.max_csv_batch_rows:,} "
+                              "at once (MODELYARD_MAX_CSV_BATCH_ROWS)")
+    frame = read_frame(runtime.blobs.open(dataset.blob_key), CsvDialect(dataset.encoding, dataset.delimiter))
+    frame = frame.astype(object).where(frame.notna(), None).map(lambda v: None if v is None else str(v))
+    return JSONBody(batches.score_csv(runtime.gallery, runtime.predictions, decl, frame, viewer=user,
+                                      file_id=dataset.id))

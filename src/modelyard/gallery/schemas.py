@@ -45,3 +45,40 @@ class ActivatedOut(BaseModel):
     name: str
     version: str
     status: str
+
+
+class BatchItem(BaseModel):
+    model: str = Field(min_length=1, max_length=100, description="a built-in model's name, e.g. lead-score")
+    input: Any = Field(description="the model's input fields")
+
+
+class BatchIn(BaseModel):
+    requests: list[BatchItem] = Field(min_length=1)
+
+
+class BatchResultOut(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    index: int
+    model: str
+    status: str = Field(description="success | failed")
+    prediction: dict[str, Any] | None = None
+    error: dict[str, Any] | None = None
+    processing_time: float | None = None
+
+
+class BatchOut(BaseModel):
+    results: list[BatchResultOut]
+    batch_stats: dict[str, Any]
+    credits_consumed: int
+    timestamp: str
+
+
+class CsvBatchOut(BaseModel):
+    message: str
+    model: str
+    results: list[dict[str, Any]]
+    summary: dict[str, Any]
+    data_quality: dict[str, Any]
+    credits_consumed: int
+    file_id: str
