@@ -59,6 +59,8 @@ class Settings(BaseSettings):
 
     max_training_seconds: int = Field(default=3600, ge=5)  # ceiling on any training request's budget
     max_predict_rows: int = Field(default=10_000, ge=1)  # rows per online predict request
+    prediction_cache_seconds: int = Field(default=300, ge=0)  # identical built-in calls answered from cache; 0: off
+    prediction_cache_entries: int = Field(default=10_000, ge=1)  # per process, when not in Redis
     max_batch_requests: int = Field(default=1000, ge=1)  # items per /api/enterprise/batch/predict
     max_csv_batch_bytes: int = Field(default=16 * 1024 * 1024, ge=1024)  # /api/upload/csv/{model} (contract: 16MB)
     max_csv_batch_rows: int = Field(default=10_000, ge=1)  # rows per /api/upload/csv/{model}, answered at once

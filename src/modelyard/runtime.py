@@ -19,6 +19,7 @@ from modelyard.jobs.periodic import PeriodicTask
 from modelyard.jobs.queue import JobQueue
 from modelyard.ops.activity import PredictionTally
 from modelyard.ratelimit import Limiter
+from modelyard.serving.cache import PredictionCache
 from modelyard.serving.loader import ModelCache
 from modelyard.serving.pipeline import PredictionPipeline
 from modelyard.storage import open_blob_store
@@ -48,7 +49,10 @@ class Runtime:
                                  sample=self._check_sample, on_report=self._keep_report)
         self.tally = PredictionTally(self.db)
         self.predictions = PredictionPipeline(self.db, self.models, self.tally, self.invalidation,
-                                              max_rows=settings.max_predict_rows, allow_pickle=self._pickle_allowed)
+                                              max_rows=settings.max_predict_rows, allow_pickle=self._pickle_allowed,
+                                              cache=PredictionCache(settings.redis_url, namespace=settings.queue_name,
+                                                                    seconds=settings.prediction_cache_seconds,
+                                                                    entries=settings.prediction_cache_entries))
         self.queue = JobQueue(settings, JobResources(self.db, self.blobs, settings), job_handlers(self),
                               immediate=immediate_jobs)
         self.periodic = periodic_tasks(self)

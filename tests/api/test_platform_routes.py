@@ -69,6 +69,8 @@ def test_the_contract_errors(client, gallery, accounts, app):
     unknown = client.post("/api/industry/healthcare/crystal-ball", json={}, headers=user.headers)
     assert unknown.status_code == 404 and unknown.json()["code"] == "MODEL_NOT_FOUND"
     assert client.post("/api/predict/lead-score", json=example).status_code == 401
+    long = client.post("/api/predict/sentiment", json={"text": "x" * 10_001}, headers=user.headers)
+    assert long.status_code == 422 and long.json()["code"] == "INVALID_INPUT"
 
     left = credits(client, user.headers)
     assert client.post(f"/admin/users/{user.id}/credits", json={"credits": -left}, headers=admin.headers).status_code == 200
@@ -148,3 +150,26 @@ def test_a_csv_batch_scores_every_row_and_reports_data_quality(client, gallery, 
     assert credits(client, user.headers) == before - summary["processed_rows"]
     missing = client.post("/api/upload/csv/lead-scoring", headers=user.headers)
     assert missing.status_code == 400
+
+
+def test_identical_calls_are_cached_until_a_new_version_is_activated(client, gallery, accounts):
+    import numpy as np
+
+    user, admin = accounts["user"], accounts["admin"]
+    churn = catalog.lookup("churn")
+    first = client.post("/api/predict/churn", json=churn.example, headers=user.headers).json()
+    second = client.post("/api/predict/churn", json=churn.example, headers=user.headers).json()
+    assert "_cached_at" not in first and isinstance(second["_cached_at"], int)
+    assert second["prediction"] == first["prediction"] and second["credits_consumed"] == churn.credits
+    other = client.post("/api/predict/churn", json={**churn.example, "tenure": 3}, headers=user.headers).json()
+    assert "_cached_at" not in other
+
+    labeled = churn.simulate(np.random.default_rng(5), 300).to_csv(index=False)
+    assert client.post("/api/model-gallery/models/churn/retrain", files={"file": ("c.csv", labeled, "text/csv")},
+                       headers=user.headers).status_code == 403
+    retrained = client.post("/api/model-gallery/models/churn/retrain", files={"file": ("c.csv", labeled, "text/csv")},
+                            headers=admin.headers)
+    assert retrained.status_code == 200, retrained.text
+    assert retrained.json()["version"] == "v2.0" and retrained.json()["activated"] is True
+    third = client.post("/api/predict/churn", json=churn.example, headers=user.headers).json()
+    assert "_cached_at" not in third and third["prediction"]["model_version"] == "v2.0"

@@ -45,6 +45,7 @@ DESCRIPTIONS = {
     401: "Authentication required, or the credentials are wrong or expired",
     403: "Authenticated, but this account may not do this",
     404: "Not found (or not yours: other users' objects are not found either)",
+    402: "Insufficient credits for this call (nothing was charged); an admin can allocate more",
     409: "Conflict with the current state (already exists, still running, not deployed, nothing active)",
     413: "The body is larger than the limit",
     422: "Invalid input: a parameter or body field does not match the schema; `details` lists each",
@@ -70,7 +71,6 @@ SERVICE_STATUSES: dict[tuple[str, str], set[int]] = {
     ("DELETE", "/api/datasets/{file_id}"): {409},
     ("POST", "/api/train"): {404},
     ("POST", "/api/models/{model_id}/deploy"): {409},
-    ("POST", "/api/predict/{model_ref}"): {409},
     ("GET", "/api/scoring/active-model"): _SCORING,
     ("PUT", "/api/scoring/active-model"): _SCORING,
     ("GET", "/download_template"): _SCORING,
@@ -98,6 +98,13 @@ SERVICE_STATUSES: dict[tuple[str, str], set[int]] = {
     ("POST", "/upload_model"): {400, 403, 404, 409},
     ("GET", "/get_model"): {400, 404, 409},
     ("GET", "/inference"): {400, 403, 404, 409},
+    ("POST", "/api/predict/{model_ref}"): {402, 404, 409},  # a built-in's call: credits, unknown model, retired
+    ("POST", "/api/industry/{industry}/{name}"): {402, 404, 409},
+    ("POST", "/api/enterprise/batch/predict"): {402, 413},
+    ("POST", "/api/upload/csv/{model_name}"): {400, 402, 404, 409, 413},
+    ("GET", "/api/model-gallery/models/{model_name}"): {404},
+    ("POST", "/api/model-gallery/models/{model_name}/activate"): {404, 409},
+    ("POST", "/api/model-gallery/models/{model_name}/retrain"): {400, 404, 409},
 }
 
 # Bodies that a route reads by hand, so FastAPI cannot see them: `/login` takes JSON, a form or query parameters.

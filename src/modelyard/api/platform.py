@@ -22,7 +22,7 @@ from modelyard.data.service import DataService
 from modelyard.errors import BadRequest, PayloadTooLarge
 from modelyard.gallery import batches, catalog
 from modelyard.gallery.schemas import (
-    ActivatedOut, BatchIn, BatchOut, BuiltinOut, CsvBatchOut, GalleryListOut, GalleryModelOut,
+    ActivatedOut, BatchIn, BatchOut, BuiltinOut, CsvBatchOut, GalleryListOut, GalleryModelOut, RetrainedOut,
 )
 from modelyard.runtime import Runtime
 
@@ -32,12 +32,25 @@ Record = Annotated[dict[str, Any], Body(description="the model's input fields (G
 
 
 def run_builtin(runtime: Runtime, name: str, record: Any, *, viewer: User) -> dict[str, Any]:
-    """One call to a built-in model, as the contract answers it; 402 (nothing charged) when credits lack."""
+    """One call to a built-in model, as the contract answers it; 402 (nothing charged) when credits lack.
+
+    An identical request to the same deployed version is answered from the prediction cache with
+    `_cached_at` (still charged: the contract's example shows credits_consumed with it)."""
     started = time.perf_counter()
     decl = catalog.lookup(name)
-    answer = runtime.gallery.predict(decl.name, record, viewer=viewer)
-    runtime.predictions.charge(viewer, decl.credits, model=decl.name)
-    return {**answer, "processing_time": round(time.perf_counter() - started, 4), "credits_consumed": decl.credits}
+    pipeline = runtime.predictions
+    deployed = runtime.gallery.ensure_trained(decl.name)  # None for the text models
+    version_key = deployed.id if deployed is not None else f"builtin:{decl.name}"
+    cached = pipeline.cache.get(version_key, record)
+    if cached is None:
+        answer = runtime.gallery.predict(decl.name, record, viewer=viewer)
+        pipeline.cache.put(version_key, record, answer)
+    pipeline.charge(viewer, decl.credits, model=decl.name)
+    out = {**(cached[0] if cached else answer), "processing_time": round(time.perf_counter() - started, 4),
+           "credits_consumed": decl.credits}
+    if cached:
+        out["_cached_at"] = cached[1]
+    return out
 
 
 @router.post("/api/industry/{industry}/{name}", response_model=BuiltinOut, summary="Predict with a built-in industry model")
@@ -64,6 +77,16 @@ def gallery_model(model_name: str, runtime: RuntimeDep):
 @router.post("/api/model-gallery/models/{model_name}/activate", response_model=ActivatedOut, summary="Make a version the one that serves (admin)")
 def gallery_activate(model_name: str, body: ActivateIn, admin: AdminUser, runtime: RuntimeDep):
     return runtime.gallery.activate(model_name, body.version, actor=admin)
+
+
+@router.post("/api/model-gallery/models/{model_name}/retrain", response_model=RetrainedOut,
+             openapi_extra=UPLOAD_BODY, summary="Train a new version of a built-in on your labeled CSV (admin)")
+def gallery_retrain(model_name: str, admin: AdminUser, runtime: RuntimeDep,
+                    file: Annotated[UploadFile | None, Depends(sent_csv)], activate: bool = True):
+    """The CSV holds the model's input columns and its target (GET …/models/{name}: `inputs`, `target`)."""
+    if file is None:
+        raise BadRequest("no file received: send the labeled CSV as multipart/form-data in the form field 'file'")
+    return runtime.gallery.retrain(model_name, file.file.read(), actor=admin, activate=activate)
 
 
 @router.post("/api/enterprise/batch/predict", response_model=BatchOut, summary="Many calls to built-in models")

@@ -82,3 +82,13 @@ class CsvBatchOut(BaseModel):
     data_quality: dict[str, Any]
     credits_consumed: int
     file_id: str
+
+
+class RetrainedOut(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    name: str
+    version: str
+    version_id: str
+    activated: bool
+    metrics: dict[str, Any]

@@ -22,6 +22,7 @@ from modelyard.auth.models import User
 from modelyard.errors import AppError, Conflict, Unprocessable
 from modelyard.invalidation import REGISTRY, Invalidation
 from modelyard.ops import metrics
+from modelyard.serving.cache import PredictionCache
 from modelyard.serving.inputs import check_rows
 from modelyard.serving.outputs import Outputs
 from modelyard.serving.versions import VersionRef
@@ -48,8 +49,9 @@ class Prediction:
 
 class PredictionPipeline:
     def __init__(self, db: "Database", models: "ModelCache", tally: "PredictionTally", invalidation: Invalidation,
-                 *, max_rows: int, allow_pickle: Callable[[], bool]):
+                 *, max_rows: int, allow_pickle: Callable[[], bool], cache: "PredictionCache | None" = None):
         self._db = db
+        self.cache = cache if cache is not None else PredictionCache(seconds=0)
         self._models = models
         self._tally = tally
         self._resolved = invalidation.cache(REGISTRY)

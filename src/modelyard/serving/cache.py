@@ -1,0 +1,94 @@
+"""The prediction cache: an identical request to the same deployed version is answered from here.
+
+Keys are the version's id and a digest of the request's canonical JSON, so a newly deployed or
+activated version is a different key: nothing stale is served after a deploy, in any process, without
+an explicit purge. In process memory on the embedded default (a TTL + LRU cache per process); in Redis
+when MODELYARD_REDIS_URL is set, shared by every API process. A cache that cannot be reached is
+skipped (the call is predicted), never an error.
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+import time
+from typing import Any
+
+import orjson
+from cachetools import TTLCache
+
+log = logging.getLogger("modelyard.serving")
+
+
+def request_key(version_key: str, request: Any) -> str:
+    body = orjson.dumps(request, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS)
+    return f"{version_key}:{hashlib.sha256(body).hexdigest()}"
+
+
+class PredictionCache:
+    def __init__(self, redis_url: str = "", *, namespace: str = "modelyard", seconds: int = 300,
+                 entries: int = 10_000):
+        self.seconds = seconds
+        self._prefix = f"{namespace}:predictions:"
+        self._redis = None
+        self._memory: TTLCache | None = None
+        self._lock = threading.Lock()
+        if seconds <= 0:
+            return
+        if redis_url:
+            import redis
+
+            self._redis = redis.Redis.from_url(redis_url, socket_timeout=0.5, socket_connect_timeout=0.5)
+        else:
+            self._memory = TTLCache(maxsize=entries, ttl=seconds)
+        self.hits = self.misses = 0
+
+    @property
+    def enabled(self) -> bool:
+        return self.seconds > 0
+
+    def get(self, version_key: str, request: Any) -> tuple[dict[str, Any], int] | None:
+        """(the cached answer, when it was cached as a Unix time) or None."""
+        if not self.enabled:
+            return None
+        key = request_key(version_key, request)
+        try:
+            if self._redis is not None:
+                raw = self._redis.get(self._prefix + key)
+                found = orjson.loads(raw) if raw else None
+            else:
+                with self._lock:
+                    found = self._memory.get(key)
+        except Exception as exc:  # an unreachable cache is skipped
+            log.warning("prediction cache unreachable (%s); predicting", type(exc).__name__)
+            return None
+        if found is None:
+            self.misses += 1
+            return None
+        self.hits += 1
+        return found["answer"], found["at"]
+
+    def put(self, version_key: str, request: Any, answer: dict[str, Any]) -> None:
+        if not self.enabled:
+            return
+        key, entry = request_key(version_key, request), {"answer": answer, "at": int(time.time())}
+        try:
+            if self._redis is not None:
+                self._redis.set(self._prefix + key, orjson.dumps(entry), ex=self.seconds)
+            else:
+                with self._lock:
+                    self._memory[key] = entry
+        except Exception as exc:
+            log.warning("prediction cache unreachable (%s); not cached", type(exc).__name__)
+
+    def clear(self) -> int:
+        """Drop every cached answer (admin); how many were dropped."""
+        if self._redis is not None:
+            keys = list(self._redis.scan_iter(match=self._prefix + "*", count=1000))
+            return self._redis.delete(*keys) if keys else 0
+        if self._memory is None:
+            return 0
+        with self._lock:
+            count = len(self._memory)
+            self._memory.clear()
+            return count
