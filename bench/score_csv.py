@@ -90,6 +90,9 @@ def prepare_modelyard(workdir: Path) -> dict:
         session.add(ScoringUpload(id=dataset.id, dataset_id=dataset.id, owner_id=user.id, status="valid",
                                   validated_version_id=version.id))
         session.commit()
+    # What deploying through the API does (RegistryService(on_deploy=pipeline.prepare)): check and compile
+    # the predictor and keep it beside the artifact, so that scoring workers load it without scikit-learn.
+    runtime.predictions.prepare(version.id)
     (workdir / "ids.json").write_text(json.dumps({"version_id": version.id, "upload_id": dataset.id,
                                                   "user_id": user.id}))
     return {"seconds": seconds}
@@ -133,13 +136,14 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
         csv, _ = make_data(workdir, args.rows)
+        algorithm = json.loads((workdir / "meta.json").read_text())["algorithm"]
         size_mb = csv.stat().st_size / 2**20
         results = {}
         for side in ("prepare", "pandas", "modelyard"):
             out = subprocess.run([sys.executable, __file__, "--child", side, "--workdir", tmp],
                                  check=True, capture_output=True, text=True)
             results[side] = json.loads(out.stdout.strip().splitlines()[-1])
-    print(f"\nbatch scoring of {args.rows:,} rows ({size_mb:.1f} MB CSV), one model, two cores\n")
+    print(f"\nbatch scoring of {args.rows:,} rows ({size_mb:.1f} MB CSV), one model ({algorithm}), two cores\n")
     print(f"{'path':<34}{'seconds':>10}{'peak RSS MB':>14}")
     print(f"{'pandas read_csv+predict+to_csv':<34}{results['pandas']['seconds']:>10.1f}"
           f"{results['pandas']['max_rss_mb']:>14.0f}")
