@@ -65,6 +65,68 @@ class BoosterCore:
         return Outputs("classification", proba=proba, labels=self.labels)
 
 
+class HistTreesCore:
+    """A fitted HistGradientBoosting model's trees as flat arrays, walked one level at a time for every
+    tree and row at once. scikit-learn calls each tree separately (~5 µs of overhead per tree: a 200-tree
+    model took 1 ms for one row here, against ~0.1 ms this way), and skl2onnx cannot convert it. Numeric
+    splits only (the trainer one-hot encodes categories); the same rule as scikit-learn's: a missing
+    value goes where the split sends missing values, else left when x <= threshold. Summing the leaves
+    pairwise instead of tree by tree moves the raw score by ~1e-15; compile.py checks the result.
+    Past SMALL rows scikit-learn's own per-tree loops are faster (100 rows: 1.6 ms against 3.2 ms here),
+    so larger inputs go to the estimator itself."""
+
+    name = "hist-trees"
+    SMALL = 16
+
+    def __init__(self, estimator: Any, task: str, classes: list[Any] | None):
+        if getattr(estimator, "_preprocessor", None) is not None or getattr(estimator, "is_categorical_", None) is not None:
+            raise ValueError("the model has categorical features of its own")
+        trees = [tree for iteration in estimator._predictors for tree in iteration]
+        per_iteration = len(estimator._predictors[0])
+        if any(tree.nodes["is_categorical"].any() for tree in trees):
+            raise ValueError("the model has categorical splits")
+        sizes = np.array([len(tree.nodes) for tree in trees])
+        offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+        nodes = np.concatenate([tree.nodes for tree in trees])
+        shift = np.repeat(offsets, sizes)
+        self.roots = offsets.astype(np.intp)
+        self.feature = nodes["feature_idx"].astype(np.intp)
+        self.threshold = nodes["num_threshold"].astype(np.float64)
+        self.missing_left = nodes["missing_go_to_left"].astype(bool)
+        self.leaf = nodes["is_leaf"].astype(bool)
+        self.left = np.where(self.leaf, 0, nodes["left"] + shift).astype(np.intp)
+        self.right = np.where(self.leaf, 0, nodes["right"] + shift).astype(np.intp)
+        self.value = nodes["value"].astype(np.float64)
+        self.depth = int(nodes["depth"].max()) + 1
+        self.output = np.tile(np.arange(per_iteration), len(estimator._predictors))  # tree -> raw column
+        self.baseline = np.asarray(estimator._baseline_prediction, dtype=np.float64).reshape(1, -1)
+        self.loss, self.task = estimator._loss, task
+        self.labels = class_labels(classes, estimator, len(estimator.classes_)) if task == "classification" else None
+        self.estimator = EstimatorCore(estimator, task, classes)
+
+    def __call__(self, X: np.ndarray) -> Outputs:
+        if len(X) > self.SMALL:
+            return self.estimator(X)
+        X = np.asarray(X, dtype=np.float64)
+        rows = np.arange(len(X))[:, None]
+        node = np.broadcast_to(self.roots, (len(X), len(self.roots))).copy()
+        for _ in range(self.depth):
+            inner = ~self.leaf[node]
+            if not inner.any():
+                break
+            x = X[rows, self.feature[node]]
+            go_left = np.where(np.isnan(x), self.missing_left[node], x <= self.threshold[node])
+            node = np.where(inner, np.where(go_left, self.left[node], self.right[node]), node)
+        leaves = self.value[node]
+        raw = np.repeat(self.baseline, len(X), axis=0)
+        for column in range(raw.shape[1]):
+            raw[:, column] += leaves[:, self.output == column].sum(axis=1)
+        if self.task == "regression":
+            return Outputs("regression", values=np.asarray(self.loss.link.inverse(raw.ravel()), dtype=float))
+        return Outputs("classification", proba=np.asarray(self.loss.predict_proba(raw), dtype=float),
+                       labels=self.labels)
+
+
 class OnnxCore:
     """The final estimator converted to ONNX, run by onnxruntime on one thread."""
 

@@ -106,7 +106,7 @@ def test_a_saved_compiled_predictor_loads_without_the_artifact_and_predicts_the_
         assert_same(native, bundle.load(saved), fresh, sig)
 
 
-def test_hist_gradient_boosting_is_served_by_its_own_estimator_when_onnx_cannot_convert_it():
+def test_hist_gradient_boosting_is_served_by_its_trees_as_arrays_when_onnx_cannot_convert_it():
     train = people(400, seed=3, task="classification")
     X, y = train.drop(columns="target"), train["target"].to_numpy()
     sig = signature(X)
@@ -114,12 +114,15 @@ def test_hist_gradient_boosting_is_served_by_its_own_estimator_when_onnx_cannot_
                 if c.algorithm.startswith("HistGradient"))
     native = NativePredictor(fit_candidate(hist, plan_columns(X, sig), X, y), "classification", ["no", "yes"], sig)
 
-    _, report = compile.build(native, as_text(X))
+    predictor, report = compile.build(native, as_text(X))
 
     onnx = next(t for t in report["tried"] if t.get("core") == "onnx")
     if onnx["outcome"].startswith("failed"):  # skl2onnx cannot convert this estimator here: the next core serves
-        assert report["core"] == "estimator"
+        assert report["core"] == "hist-trees"
     assert report["predictor"] == "compiled"
+    fresh = people(200, seed=4, task="classification", unseen=True).drop(columns="target")
+    for size in (1, 3, 16, 17, 200):  # its own walk up to 16 rows, scikit-learn's above
+        assert_same(native, predictor, fresh.head(size), sig)
 
 
 def uploaded(fmt: str, data: bytes, sig: list[dict], task: str, classes=None) -> NativePredictor:
