@@ -1,0 +1,1 @@
+"""The UI pages, one function per page, grouped by role."""
