@@ -9,7 +9,7 @@ import streamlit as st
 
 from modelyard.ui import widgets
 from modelyard.ui.client import ApiClient, ApiError, backend_url
-from modelyard.ui.pages import admin, data, labeling, models
+from modelyard.ui.views import admin, data, labeling, models
 
 ROLE_NAMES = {"customer": "user"}  # roles are read in the prediction-platform dialect; labeling says customer
 

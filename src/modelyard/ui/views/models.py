@@ -70,7 +70,7 @@ def _scalar_metrics(model: dict) -> dict:
 def show_metrics(details: list[dict]) -> None:
     """Metrics side by side, then each version's confusion matrix and feature importances as charts."""
     table = pd.DataFrame({f"{m['name']} v{m['version']}": _scalar_metrics(m) for m in details})
-    st.dataframe(table, key="metrics-" + "-".join(m["id"] for m in details))
+    st.dataframe(table)
     for column, model in zip(st.columns(len(details)), details):
         with column:
             st.markdown(f"**{model['name']} v{model['version']}** · {model['algorithm']}")

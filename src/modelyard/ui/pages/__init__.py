@@ -1,1 +1,0 @@
-"""The UI pages, one function per page, grouped by role."""
