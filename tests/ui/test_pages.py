@@ -163,9 +163,10 @@ def test_a_customer_uploads_images_and_reviews_qc_with_thresholds(backend):
     assert not at.exception, [e.value for e in at.exception]
     flagged = next(m for m in texts(at, "markdown") if "images flagged" in m)
     assert flagged.startswith("**1** of 6")  # the copy (duplicate score 1.0 ≥ 0.9)
+    assert len(at.get("image")) == 2  # the copy and, small, the image it duplicates
     at.slider[0].set_value(0.0).run()  # every image is a duplicate at threshold 0
     assert next(m for m in texts(at, "markdown") if "images flagged" in m).startswith("**6** of 6")
-    assert len(at.get("image")) == 6
+    assert len([c for c in texts(at, "caption") if "duplicate " in c and " · AI " in c]) == 6
 
 
 def test_an_admin_assigns_and_the_labeler_labels_one_image_after_another(backend):
@@ -222,3 +223,12 @@ def test_the_activity_log_pages_through_entries(backend):
 
     assert len(at.dataframe[0].value) == 20
     assert len(at.get("pagination")) == 1
+
+
+def test_a_form_sent_without_its_file_says_so(backend):
+    at = signed_in(backend, "alice")
+    assert "Choose a file first." not in texts(at, "warning")
+    at.button[0].click().run()  # Upload CSV, nothing chosen
+
+    assert "Choose a file first." in texts(at, "warning")
+    assert not at.exception

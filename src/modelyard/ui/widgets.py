@@ -92,3 +92,11 @@ def image(url: str | None, cache_key: str) -> bytes | None:
 def options(items: list[dict], label: Callable[[dict], str]) -> dict[str, dict]:
     """Selectbox options: a readable label for each item, in order."""
     return {label(item): item for item in items}
+
+
+def chosen(files) -> bool:
+    """Whether a submitted form carries its file(s); otherwise says so (the form was sent without one)."""
+    if files:
+        return True
+    st.warning("Choose a file first.")
+    return False

@@ -7,7 +7,7 @@ import pandas as pd
 import streamlit as st
 
 from modelyard.ui.client import ApiError
-from modelyard.ui.widgets import api, follow_job, options, paged_table
+from modelyard.ui.widgets import api, chosen, follow_job, options, paged_table
 
 
 def show_profile(dataset: dict) -> None:
@@ -34,7 +34,7 @@ def datasets() -> None:
     st.title("Datasets")
     with st.form("upload-csv", clear_on_submit=True):
         file = st.file_uploader("CSV file with a header row", type=["csv"])
-        if st.form_submit_button("Upload", type="primary") and file is not None:
+        if st.form_submit_button("Upload CSV", type="primary") and chosen(file):
             with st.spinner(f"Uploading {file.name}…"):
                 st.session_state["dataset"] = api().upload_dataset(file.name, file.getvalue())
             st.success(f"Uploaded {file.name}")
@@ -64,7 +64,7 @@ def batch_scoring() -> None:
     with st.form("score-csv"):
         file = st.file_uploader("CSV laid out like the template", type=["csv"])
         submitted = st.form_submit_button("Validate and score", type="primary")
-    if submitted and file is not None:
+    if submitted and chosen(file):
         upload = api().scoring_upload(file.name, file.getvalue())
         report = api().scoring_validate(upload["upload_id"])
         if not report["valid"]:
@@ -90,7 +90,7 @@ def feature_tables() -> None:
         keys = st.text_input("Entity key columns", help="comma separated, e.g. customer_id,purchase_date_id")
         description = st.text_input("Description")
         file = st.file_uploader("CSV or Parquet", type=["csv", "parquet"])
-        if st.form_submit_button("Create", type="primary") and file is not None:
+        if st.form_submit_button("Create", type="primary") and chosen(file):
             api().create_feature_table(name=name, key_columns=keys, description=description,
                                        file=(file.name, file.getvalue(), file.type or "text/csv"))
             st.success(f"Feature table {name} created")

@@ -7,7 +7,7 @@ import pandas as pd
 import streamlit as st
 
 from modelyard.ui.client import ApiError
-from modelyard.ui.widgets import api, follow_job, image, options, paged_table
+from modelyard.ui.widgets import api, chosen, follow_job, image, options, paged_table
 
 IMAGE_TYPES = ["jpg", "jpeg", "png", "webp"]
 UPLOAD_BATCH = 20  # images per request: a progress step each, and bodies far below the upload limit
@@ -53,7 +53,7 @@ def customer_requests() -> None:
         return
     with st.form("upload-images", clear_on_submit=True):
         files = st.file_uploader("Images (many at once)", type=IMAGE_TYPES, accept_multiple_files=True)
-        if st.form_submit_button("Upload", type="primary") and files:
+        if st.form_submit_button("Upload images", type="primary") and chosen(files):
             _upload_images(request, files)
     labeled = json.loads(api().export_labels(request["id"], "json"))
     total = max(request["images_count"], 1)
@@ -88,7 +88,9 @@ def quality_control() -> None:
     ai = ai_col.slider("AI-generated threshold", 0.0, 1.0, 0.5, 0.01)
     hits = flagged(results, dup, ai)
     st.write(f"**{len(hits)}** of {len(results)} images flagged")
-    previews = {i["image_id"]: i["preview_url"] for i in api().images(request["id"])}
+    uploads = api().images(request["id"])
+    previews = {i["image_id"]: i["preview_url"] for i in uploads}
+    names = {i["image_id"]: i["filename"] for i in uploads}
     pages = max(1, -(-len(hits) // GRID_PAGE))
     page = st.session_state.get("qc-page", 1) if pages > 1 else 1
     shown = hits[(min(page, pages) - 1) * GRID_PAGE:][:GRID_PAGE]
@@ -101,8 +103,10 @@ def quality_control() -> None:
                 st.caption(f"{result.get('filename') or result['image_id']}  \n"
                            f"duplicate {result['duplicate_score']:.2f} · AI {result['ai_generated_score']:.2f}  \n"
                            f"{', '.join(result['flags'])}")
-                if result.get("source_image_id"):
-                    st.caption(f"duplicate of {result['source_image_id']}")
+                source = previews.get(result.get("source_image_id"))
+                if source:
+                    st.image(image(source, f"thumb-{result['source_image_id']}"), width=64,
+                             caption=f"duplicate of {names.get(result['source_image_id'])}")
     if pages > 1:
         st.pagination(pages, key="qc-page")
 

@@ -5,7 +5,7 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from modelyard.ui.widgets import api, follow_job, options, paged_table
+from modelyard.ui.widgets import api, chosen, follow_job, options, paged_table
 
 MODEL_TYPES = ["auto", "classification", "regression"]
 
@@ -79,11 +79,14 @@ def show_metrics(details: list[dict]) -> None:
                 classes = [str(c) for c in model.get("classes") or range(len(matrix))]
                 cells = pd.DataFrame([{"actual": classes[i], "predicted": classes[j], "count": n}
                                       for i, row in enumerate(matrix) for j, n in enumerate(row)])
-                heat = alt.Chart(cells).mark_rect().encode(x="predicted:N", y="actual:N", color="count:Q",
-                                                           tooltip=["actual", "predicted", "count"])
-                st.altair_chart(heat + heat.mark_text(color="white").encode(text="count:Q"))
+                heat = alt.Chart(cells, height=60 + 30 * len(classes)).mark_rect().encode(
+                    x="predicted:N", y="actual:N", color=alt.Color("count:Q", scale=alt.Scale(scheme="blues")),
+                    tooltip=["actual", "predicted", "count"])
+                st.caption("Confusion matrix (test split)")
+                st.altair_chart(heat + heat.mark_text(fontSize=14).encode(text="count:Q", color=alt.value("black")))
             importances = model.get("feature_importances") or {}
             if importances:
+                st.caption("Feature importance")
                 st.bar_chart(pd.Series(importances, name="importance").sort_values(ascending=False).head(20),
                              horizontal=True)
 
@@ -153,7 +156,7 @@ def upload_model() -> None:
         artifacts = st.file_uploader("Artifact files", accept_multiple_files=True)
         table = tables[st.selectbox("Feature table for /inference", list(tables))]
         deploy = st.checkbox("Deploy this version")
-        if st.form_submit_button("Upload", type="primary") and model_file is not None:
+        if st.form_submit_button("Upload model", type="primary") and chosen(model_file):
             answer = api().upload_model(
                 name=name, version=version, description=description, deploy=deploy, feature_table=table,
                 model_file=(model_file.name, model_file.getvalue(), "application/octet-stream"),
