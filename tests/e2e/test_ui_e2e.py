@@ -284,3 +284,47 @@ def _answers(port: int) -> bool:
         return True
     except httpx.TransportError:
         return False
+
+
+def test_a_taken_ui_port_leaves_the_api_running_and_says_so(tmp_path):
+    import socket
+
+    launcher = Launcher(tmp_path / "procs", [])
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        taken = holder.getsockname()[1]
+        try:
+            backend = start_backend(launcher, tmp_path / "home", ui_port=taken)
+            assert f"web UI      : not started: port {taken} is in use" in backend.server.log()
+            assert httpx.get(f"{backend.url}/health").json()["status"] == "healthy"
+        finally:
+            launcher.stop_all()
+
+
+def test_modelyard_ui_alone_serves_the_sign_in_page_against_backend_url(stack, browser, tmp_path):
+    import subprocess
+
+    from tests.e2e.processes import MODELYARD, clean_env
+
+    backend, _ = stack
+    port = free_port()
+    log = open(tmp_path / "ui.log", "wb")
+    child = subprocess.Popen([*MODELYARD, "ui", "--port", str(port)], env=clean_env({"BACKEND_URL": backend.url}),
+                             stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, cwd=tmp_path)
+    try:
+        deadline = time.monotonic() + UI_START_TIMEOUT
+        while not _answers(port) and time.monotonic() < deadline:
+            assert child.poll() is None, (tmp_path / "ui.log").read_text()
+            time.sleep(0.25)
+        context = browser.new_context()
+        page = context.new_page()
+        page.set_default_timeout(WAIT_MS)
+        log_in(page, f"http://127.0.0.1:{port}", backend, "uma")  # universal: every section
+        for section in ("Data science", "Labeling", "Admin"):
+            page.get_by_test_id("stSidebarNav").get_by_text(section, exact=True).wait_for()
+        context.close()
+    finally:
+        child.terminate()
+        child.wait(10)
+        log.close()

@@ -11,9 +11,6 @@ from modelyard.ui import widgets
 from modelyard.ui.client import ApiClient, ApiError, backend_url
 from modelyard.ui.views import admin, data, labeling, models
 
-ROLE_NAMES = {"customer": "user"}  # roles are read in the prediction-platform dialect; labeling says customer
-
-
 FIRST_PAGE = {"user": "datasets", "labeler": "tasks", "admin": "users", "universal": "datasets"}
 
 
@@ -39,7 +36,7 @@ def pages_for(role: str) -> dict[str, list[st.Page]]:
                 "labeler": {"Labeling": labeler},
                 "admin": {"Admin": admin_pages, "Data science": science, "Labeling": customer},
                 "universal": {"Data science": science, "Labeling": customer + labeler, "Admin": admin_pages}}
-    return sections.get(role, {"Labeling": labeler})
+    return sections.get(role, {"Labeling": labeler})  # roles as /api/auth/login and /api/auth/user name them
 
 
 def login_page() -> None:
@@ -83,7 +80,7 @@ def main() -> None:
     if account is None:
         st.navigation([st.Page(login_page, title="Log in", url_path="login")], position="hidden").run()
         return
-    page = st.navigation(pages_for(ROLE_NAMES.get(account.role, account.role)))
+    page = st.navigation(pages_for(account.role), expanded=True)
     sidebar(account)
     try:
         page.run()
