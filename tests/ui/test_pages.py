@@ -4,6 +4,7 @@ AppTest runs the app script in this process; every call the pages make goes over
 """
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -11,7 +12,7 @@ from streamlit.testing.v1 import AppTest
 
 import modelyard.ui
 from modelyard.ui.widgets import Account
-from tests.ui.conftest import buyers_csv, png
+from tests.ui.conftest import Backend, buyers_csv, png
 
 APP = str(Path(modelyard.ui.__file__).with_name("app.py"))
 TIMEOUT = 120
@@ -231,4 +232,89 @@ def test_a_form_sent_without_its_file_says_so(backend):
     at.button[0].click().run()  # Upload CSV, nothing chosen
 
     assert "Choose a file first." in texts(at, "warning")
+    assert not at.exception
+
+
+def deployed_model(backend: Backend, name: str) -> str:
+    """A buyers model trained and deployed by alice through the API (the page under test is elsewhere)."""
+    with backend.client("alice") as alice:
+        file_id = alice.post("/api/upload", files={"file": ("b.csv", buyers_csv(), "text/csv")}).json()["file_id"]
+        job = alice.post("/api/train", json={"file_id": file_id, "name": name,
+                                             "training_params": {"max_training_time": 5}}).json()["job_id"]
+        deadline = time.monotonic() + TIMEOUT
+        while (state := alice.get(f"/api/training/{job}").json())["status"] not in ("completed", "failed"):
+            assert time.monotonic() < deadline, state
+            time.sleep(0.3)
+        assert state["status"] == "completed", state
+        assert alice.post(f"/api/models/{state['model_id']}/deploy").status_code == 200
+        return state["model_id"]
+
+
+def test_an_admin_picks_the_active_model_and_a_user_scores_a_csv_with_it(backend):
+    deployed_model(backend, "scorer")
+    admin = open_page(signed_in(backend, "admin"), "Settings")
+    admin.selectbox[0].select("scorer")
+    admin.button[0].click().run()
+    assert "scorer scores CSVs (version 1)" in texts(admin, "success")
+
+    at = open_page(signed_in(backend, "alice"), "Batch scoring")
+    assert any("active model **scorer**" in c for c in texts(at, "caption")), texts(at, "caption")
+    rows = b"age,income,region\n30,95000,N\n50,30000,S\n41,80000,S\n"
+    at.file_uploader[0].upload("new.csv", rows, "text/csv")
+    at.button[0].click().run()
+    assert not at.exception, [e.value for e in at.exception]
+
+    assert len(at.get("download_button")) == 1
+    results = at.dataframe[0].value
+    assert list(results["prediction"]) == ["yes", "no", "no"]
+
+
+def test_a_csv_that_does_not_fit_the_template_lists_its_issues(backend):
+    with backend.client() as admin:
+        if admin.get("/api/scoring/active-model").status_code != 200:  # run alone: no other test chose one
+            deployed_model(backend, "scorer")
+            assert admin.put("/api/scoring/active-model", json={"model": "scorer"}).status_code == 200
+    at = open_page(signed_in(backend, "alice"), "Batch scoring")
+    at.file_uploader[0].upload("bad.csv", b"age,colour\n30,red\n", "text/csv")
+    at.button[0].click().run()
+
+    assert texts(at, "error") == ["bad.csv does not fit the model's template:"]
+    assert "missing_column" in set(at.dataframe[0].value["kind"])
+    assert not at.get("download_button")
+
+
+def test_a_feature_table_and_a_model_file_are_uploaded_through_forms(backend):
+    import io
+
+    import skops.io
+    from sklearn.linear_model import LinearRegression
+
+    at = open_page(signed_in(backend, "alice"), "Feature tables")
+    at.text_input[0].input("customers")
+    at.text_input[1].input("customer_id")
+    at.file_uploader[0].upload("customers.csv", b"customer_id,spend,visits\n1,10.5,3\n2,99.0,12\n", "text/csv")
+    at.button[0].click().run()
+    assert "Feature table customers created" in texts(at, "success")
+    assert "customers" in list(at.dataframe[0].value["name"])
+
+    model = LinearRegression().fit([[1.0, 3.0], [99.0, 12.0], [5.0, 1.0]], [1.0, 2.0, 3.0])
+    signature = b'[{"name": "spend", "type": "number"}, {"name": "visits", "type": "number"}]'
+    at = open_page(at, "Upload model")
+    at.text_input[0].input("spend-model")
+    at.file_uploader[0].upload("model.skops", skops.io.dumps(model), "application/octet-stream")
+    at.file_uploader[1].set_value([("signature.json", signature, "application/json")])
+    at.selectbox[0].select("customers")
+    at.button[0].click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert any(s.startswith("Uploaded spend-model version 1 (skops, regression)") for s in texts(at, "success")), \
+        texts(at, "success") + texts(at, "error")
+
+
+def test_an_ended_session_signs_out_with_a_note(backend):
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    at.session_state["account"] = Account(username="alice", role="user", token="not-a-token")
+    at.run()
+
+    assert any(w.startswith("Your session ended") for w in texts(at, "warning")), texts(at, "warning")
+    assert "account" not in at.session_state
     assert not at.exception

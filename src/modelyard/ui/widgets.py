@@ -73,16 +73,20 @@ def follow_job(read: Callable[[], dict], *, label: str, timeout: float = 3600.0,
         job = read()
     if job["status"] == "completed":
         bar.progress(1.0, text=f"{label}: completed")
-    elif job["status"] in TERMINAL:
-        bar.empty()
+        return job
+    bar.empty()
+    if job["status"] in TERMINAL:
         raise ApiError(f"{label} {job['status']}: {job.get('error') or 'no reason given'}")
-    return job
+    raise ApiError(f"{label} is still {job['status']} after {timeout:.0f} s; open this page again to keep watching")
 
 
-def image(url: str | None, cache_key: str) -> bytes | None:
-    """An image's bytes by a signed URL the API gave, kept per session (signed URLs change, images do not)."""
+def image(url: str | None, cache_key: str | None = None) -> bytes | None:
+    """An image's bytes by a signed URL the API gave. With `cache_key` (thumbnails) they are kept for the
+    session, since signed URLs change and images do not; full-size images are fetched each time."""
     if not url:
         return None
+    if cache_key is None:
+        return api().fetch(url)
     cache: dict[str, bytes] = st.session_state.setdefault("image-cache", {})
     if cache_key not in cache:
         cache[cache_key] = api().fetch(url)

@@ -155,6 +155,6 @@ def label_images() -> None:
         column.button(label, key=f"class-{label}", type="primary", on_click=_save,
                       args=(task["id"], current["image_id"], label), shortcut=str(n) if n <= 9 else None,
                       width="stretch")
-    picture = image(current["url"], f"full-{current['image_id']}")
+    picture = image(current["url"])
     if picture:
         st.image(picture, width=480)
