@@ -138,9 +138,14 @@ def test_a_user_uploads_a_csv_trains_deploys_and_predicts(stack, page, tmp_path)
     shot(page, "user-train")
     page.get_by_role("button", name="Deploy buyers-e2e v1", exact=True).click()
     page.get_by_text("buyers-e2e v1 deployed").wait_for()
+    page.get_by_role("radio", name="classification").check(force=True)  # a second version to compare
+    page.get_by_role("button", name="Train", exact=True).click()
+    page.get_by_text(re.compile(r"Trained buyers-e2e v2")).wait_for()
 
     go(page, "Models")
     page.get_by_text("buyers-e2e v1 · ").first.wait_for()
+    page.get_by_text("buyers-e2e v2 · ").first.wait_for()  # side by side
+    expect(page.get_by_text("Confusion matrix (test split)")).to_have_count(2)
     page.locator("[data-testid=stVegaLiteChart], [data-testid=stArrowVegaLiteChart]").first.wait_for()
     shot(page, "user-models")
 

@@ -79,11 +79,12 @@ def show_metrics(details: list[dict]) -> None:
                 classes = [str(c) for c in model.get("classes") or range(len(matrix))]
                 cells = pd.DataFrame([{"actual": classes[i], "predicted": classes[j], "count": n}
                                       for i, row in enumerate(matrix) for j, n in enumerate(row)])
-                heat = alt.Chart(cells, height=60 + 30 * len(classes)).mark_rect().encode(
+                heat = alt.Chart(cells).mark_rect().encode(
                     x="predicted:N", y="actual:N", color=alt.Color("count:Q", scale=alt.Scale(scheme="blues")),
                     tooltip=["actual", "predicted", "count"])
                 st.caption("Confusion matrix (test split)")
-                st.altair_chart(heat + heat.mark_text(fontSize=14).encode(text="count:Q", color=alt.value("black")))
+                st.altair_chart(heat + heat.mark_text(fontSize=14).encode(text="count:Q", color=alt.value("black")),
+                                height=80 + 40 * len(classes))
             importances = model.get("feature_importances") or {}
             if importances:
                 st.caption("Feature importance")
