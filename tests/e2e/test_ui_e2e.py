@@ -225,7 +225,8 @@ def test_a_labeler_labels_images_with_buttons_and_keyboard_shortcuts(stack, page
     backend, ui_url = stack
     request_id = _request_with_images(backend, "Weather", ["sunny", "rainy"], 3)
     with backend.client() as admin:
-        assert admin.post("/admin/assign", json={"request_id": request_id, "labeler_username": "lena"}).status_code == 200
+        assigned = admin.post("/admin/assign", json={"request_id": request_id, "labeler_username": "lena"})
+        assert assigned.status_code == 200, assigned.text
     log_in(page, ui_url, backend, "lena")
     page.get_by_role("heading", name="My tasks").wait_for()  # the labeler's first page
     page.get_by_test_id("stDataFrame").wait_for()
@@ -266,7 +267,7 @@ def test_admin_pages_show_settings_activity_and_the_scoring_dashboard(stack, pag
 
 
 def test_serve_stops_its_ui_when_it_is_stopped_or_killed(tmp_path):
-    """The UI is serve's child: a SIGTERM to serve stops it, and so does a SIGKILL (the kernel's parent-death signal)."""
+    """The UI is serve's child: a SIGTERM to serve stops it, and so does a SIGKILL (the parent-death signal)."""
     launcher = Launcher(tmp_path / "procs", [])
     try:
         for stop in ("terminate", "sigkill"):

@@ -36,6 +36,11 @@ def signed_in(backend, username: str) -> AppTest:
     return at.run()
 
 
+def pick(box, text: str):
+    """Choose the option whose shown label contains `text` (options are ids shown through format_func)."""
+    return box.select_index(next(i for i, shown in enumerate(box.options) if text in shown))
+
+
 def open_page(at: AppTest, title: str) -> AppTest:
     """Select a page of st.navigation by its title (AppTest.switch_page only knows file pages)."""
     found = [h for h, info in at._registered_pages.items() if info.get("page_name") == title]
@@ -170,26 +175,36 @@ def test_a_customer_uploads_images_and_reviews_qc_with_thresholds(backend):
     assert len([c for c in texts(at, "caption") if "duplicate " in c and " · AI " in c]) == 6
 
 
+def _request_assigned_to_lena(backend: Backend, title: str) -> str:
+    with backend.client("alice") as alice:
+        request_id = alice.post("/requests", json={"title": title, "description": "", "classes": ["a", "b"]}).json()["id"]
+        alice.post(f"/requests/{request_id}/uploads", files=[("files", ("x.png", png(999), "image/png"))])
+    with backend.client() as admin:
+        assert admin.post("/admin/assign", json={"request_id": request_id, "labeler_username": "lena"}).status_code == 200
+    return request_id
+
+
 def test_an_admin_assigns_and_the_labeler_labels_one_image_after_another(backend):
     with backend.client("alice") as alice:
         request = alice.post("/requests", json={"title": "Shapes", "description": "", "classes": ["round", "square"]})
         request_id = request.json()["id"]
         alice.post(f"/requests/{request_id}/uploads", files=[("files", (f"s{i}.png", png(100 + i), "image/png"))
                                                              for i in range(2)])
+    _request_assigned_to_lena(backend, "Another")  # a second task: the choice must survive labeling
     admin = signed_in(backend, "admin")
     open_page(admin, "Assignments")
-    admin.selectbox[0].select(next(o for o in admin.selectbox[0].options if request_id in o))
+    pick(admin.selectbox[0], request_id)
     admin.selectbox[1].select("lena")
     admin.button[0].click().run()
     assert any("Shapes assigned to lena" in s for s in texts(admin, "success")), texts(admin, "success")
 
     at = signed_in(backend, "lena")
     open_page(at, "Label images")
-    at.selectbox[0].select(next(o for o in at.selectbox[0].options if o.startswith("Shapes")))
-    at.run()
+    pick(at.selectbox[0], "Shapes").run()
     assert [b.label for b in at.button if b.key and b.key.startswith("class-")] == ["round", "square"]
     at.button(key="class-square").click().run()
     assert at.progress[0].value == 50
+    assert at.selectbox[0].options[at.selectbox[0].index].startswith("Shapes (1/2)"), at.selectbox[0].options
     at.button(key="class-round").click().run()
     assert "Every image of this task is labeled." in texts(at, "success")
 

@@ -93,9 +93,19 @@ def image(url: str | None, cache_key: str | None = None) -> bytes | None:
     return cache[cache_key]
 
 
-def options(items: list[dict], label: Callable[[dict], str]) -> dict[str, dict]:
-    """Selectbox options: a readable label for each item, in order."""
-    return {label(item): item for item in items}
+def choose(label: str, items: list[dict], text: Callable[[dict], str], *, id_key: str = "id", index: int = 0,
+           key: str | None = None) -> dict:
+    """A selectbox over items by their ids (stable while their labels change, e.g. progress), shown as `text`."""
+    by_id = {item[id_key]: item for item in items}
+    picked = st.selectbox(label, list(by_id), index=min(index, len(by_id) - 1), key=key,
+                          format_func=lambda ref: text(by_id[ref]))
+    return by_id[picked]
+
+
+def choose_many(label: str, items: list[dict], text: Callable[[dict], str], *, default: int = 2) -> list[dict]:
+    by_id = {item["id"]: item for item in items}
+    picked = st.multiselect(label, list(by_id), default=list(by_id)[:default], format_func=lambda ref: text(by_id[ref]))
+    return [by_id[ref] for ref in picked]
 
 
 def chosen(files) -> bool:

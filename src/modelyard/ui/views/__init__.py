@@ -1,1 +1,3 @@
-"""The UI pages, one function per page, grouped by role (not `pages/`: Streamlit would read that folder as pages of its own)."""
+"""The UI pages, one function per page, grouped by role.
+
+Not `pages/`: Streamlit would read a folder of that name beside the app as pages of its own."""

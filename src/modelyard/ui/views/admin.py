@@ -5,7 +5,7 @@ import pandas as pd
 import streamlit as st
 
 from modelyard.ui.client import ApiError
-from modelyard.ui.widgets import api, options, paged_table
+from modelyard.ui.widgets import api, choose, paged_table
 
 ROLES = ["user", "labeler", "admin", "universal"]
 ACTIVITY_TYPES = ["upload", "training", "deployment", "prediction", "model", "settings", "user"]
@@ -28,9 +28,8 @@ def users() -> None:
     everyone = api().users()
     paged_table([{**u, "role": _role(u)} for u in everyone], key="users",
                 columns=["id", "username", "role", "is_active", "email", "created_at", "last_login_at"])
-    choices = options(everyone, lambda u: u["username"])
-    with st.form("edit-user"):
-        user = choices[st.selectbox("Change", list(choices))]
+    user = choose("Change", everyone, lambda u: u["username"])
+    with st.form(f"edit-user-{user['id']}"):
         role = st.selectbox("Role", ROLES, index=ROLES.index(_role(user)) if _role(user) in ROLES else 0)
         active = st.checkbox("Active", value=user["is_active"])
         if st.form_submit_button("Save"):
@@ -40,13 +39,13 @@ def users() -> None:
 
 def assignments() -> None:
     st.title("Assign requests to labelers")
-    requests = options(api().admin_requests(), lambda r: f"{r['title']} · {r['owner']} ({r['id']})")
+    requests = api().admin_requests()
     labelers = [u["username"] for u in api().users() if _role(u) in ("labeler", "universal") and u["is_active"]]
     if not requests or not labelers:
         st.info("Assigning needs a labeling request and an active labeler account.")
     else:
         with st.form("assign"):
-            request = requests[st.selectbox("Request", list(requests))]
+            request = choose("Request", requests, lambda r: f"{r['title']} · {r['owner']} ({r['id']})")
             labeler = st.selectbox("Labeler", labelers)
             if st.form_submit_button("Assign", type="primary"):
                 answer = api().assign(request["id"], labeler)

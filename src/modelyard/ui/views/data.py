@@ -7,7 +7,11 @@ import pandas as pd
 import streamlit as st
 
 from modelyard.ui.client import ApiError
-from modelyard.ui.widgets import api, chosen, follow_job, options, paged_table
+from modelyard.ui.widgets import api, choose, chosen, follow_job, paged_table
+
+
+def _dataset_text(dataset: dict) -> str:
+    return f"{dataset['filename']} ({dataset['file_id']})"
 
 
 def show_profile(dataset: dict) -> None:
@@ -43,10 +47,9 @@ def datasets() -> None:
         st.subheader("Your datasets")
         paged_table(mine, key="datasets", columns=["file_id", "filename", "rows", "columns", "upload_time"])
     shown = st.session_state.get("dataset")
-    choices = options(mine, lambda d: f"{d['filename']} ({d['file_id']})")
-    if choices:
-        default = next((i for i, d in enumerate(choices.values()) if shown and d["file_id"] == shown["file_id"]), 0)
-        shown = choices[st.selectbox("Profile of", list(choices), index=default)]
+    if mine:
+        newest = next((i for i, d in enumerate(mine) if shown and d["file_id"] == shown["file_id"]), 0)
+        shown = choose("Profile of", mine, _dataset_text, id_key="file_id", index=newest)
     if shown:
         st.subheader(f"Profile: {shown['filename']}")
         show_profile(shown)
@@ -96,9 +99,8 @@ def feature_tables() -> None:
             st.success(f"Feature table {name} created")
     tables = api().feature_tables()
     paged_table(tables, key="tables", columns=["name", "key_columns", "rows", "version", "created_at"])
-    choices = options(tables, lambda t: t["name"])
-    if choices:
-        detail = api().feature_table(choices[st.selectbox("Details of", list(choices))]["id"])
+    if tables:
+        detail = api().feature_table(choose("Details of", tables, lambda t: t["name"])["id"])
         st.write(f"Columns: {', '.join(c['name'] for c in detail['columns'])}")
         st.write("Versions")
         st.dataframe(pd.DataFrame(detail["versions"]).astype(str), hide_index=True)

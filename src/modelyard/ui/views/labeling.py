@@ -7,7 +7,7 @@ import pandas as pd
 import streamlit as st
 
 from modelyard.ui.client import ApiError
-from modelyard.ui.widgets import api, chosen, follow_job, image, options, paged_table
+from modelyard.ui.widgets import api, choose, chosen, follow_job, image, paged_table
 
 IMAGE_TYPES = ["jpg", "jpeg", "png", "webp"]
 UPLOAD_BATCH = 20  # images per request: a progress step each, and bodies far below the upload limit
@@ -15,11 +15,11 @@ GRID_COLUMNS, GRID_PAGE = 4, 12
 
 
 def _pick_request(label: str = "Request") -> dict | None:
-    found = options(api().requests(), lambda r: f"{r['title']} ({r['id']})")
+    found = api().requests()
     if not found:
         st.info("No labeling requests yet: create one on the Labeling requests page.")
         return None
-    return found[st.selectbox(label, list(found), key="request-choice")]
+    return choose(label, found, lambda r: f"{r['title']} ({r['id']})")
 
 
 def _upload_images(request: dict, files: list) -> None:
@@ -134,11 +134,12 @@ def _save(task_id: str, image_id: str, label: str) -> None:
 
 def label_images() -> None:
     st.title("Label images")
-    tasks = options(api().tasks(), lambda t: f"{t['request_title']} ({t['labeled_count']}/{t['images_count']})")
+    tasks = api().tasks()
     if not tasks:
         st.info("No tasks assigned to you yet.")
         return
-    task = api().task(tasks[st.selectbox("Task", list(tasks))]["id"])
+    chosen_task = choose("Task", tasks, lambda t: f"{t['request_title']} ({t['labeled_count']}/{t['images_count']})")
+    task = api().task(chosen_task["id"])
     st.progress(task["labeled_count"] / max(task["images_count"], 1),
                 text=f"{task['labeled_count']} of {task['images_count']} labeled")
     todo = [i for i in task["images"] if not i["labels"]]

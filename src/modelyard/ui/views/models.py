@@ -5,7 +5,7 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from modelyard.ui.widgets import api, chosen, follow_job, options, paged_table
+from modelyard.ui.widgets import api, choose, choose_many, chosen, follow_job, paged_table
 
 MODEL_TYPES = ["auto", "classification", "regression"]
 
@@ -27,12 +27,12 @@ def _all_versions(status: str | None = None) -> list[dict]:
 
 def train() -> None:
     st.title("Train a model")
-    datasets = options(api().datasets(), lambda d: f"{d['filename']} ({d['file_id']})")
+    datasets = api().datasets()
     if not datasets:
         st.info("Upload a CSV on the Datasets page first.")
         return
-    with st.form("train"):
-        dataset = datasets[st.selectbox("Dataset", list(datasets))]
+    dataset = choose("Dataset", datasets, lambda d: f"{d['filename']} ({d['file_id']})", id_key="file_id")
+    with st.form(f"train-{dataset['file_id']}"):
         columns = dataset["column_names"]
         likely = (dataset.get("profile") or {}).get("likely_target")
         target = st.selectbox("Target column", columns,
@@ -100,9 +100,7 @@ def compare() -> None:
         return
     paged_table(versions, key="models", columns=["name", "version", "type", "algorithm", "accuracy", "status",
                                                  "created_at", "id"])
-    choices = options(versions, _version_label)
-    picked = st.multiselect("Compare versions", list(choices), default=list(choices)[:2])
-    details = [api().model(choices[label]["id"]) for label in picked]
+    details = [api().model(v["id"]) for v in choose_many("Compare versions", versions, _version_label)]
     if details:
         show_metrics(details)
         for model in details:
@@ -127,8 +125,7 @@ def playground() -> None:
         st.info("No models yet: train one or upload a model file.")
         return
     deployed = [v for v in versions if v["status"] == "deployed"] + [v for v in versions if v["status"] != "deployed"]
-    choices = options(deployed, _version_label)
-    model = api().model(choices[st.selectbox("Model", list(choices))]["id"])
+    model = api().model(choose("Model", deployed, _version_label)["id"])
     with st.form(f"predict-{model['id']}"):
         left, right = st.columns(2)
         row = {}
