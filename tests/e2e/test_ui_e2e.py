@@ -70,6 +70,8 @@ def page(browser, request) -> Iterator:
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
     context.set_default_timeout(WAIT_MS)
     tab = context.new_page()
+    tab.requested = []  # every URL the browser asked for: the UI must need nothing but its own server
+    tab.on("request", lambda req: tab.requested.append(req.url))
     try:
         yield tab
     finally:
@@ -117,6 +119,13 @@ def go(page, title: str) -> None:
     page.get_by_role("heading", level=1).filter(has_not_text="modelyard").first.wait_for()
 
 
+def only_local_requests(page) -> None:
+    """Works offline: no CDN, no telemetry; every request went to the UI's own address."""
+    foreign = {url for url in page.requested
+               if not url.startswith(("http://127.0.0.1:", "data:", "blob:", "about:"))}
+    assert page.requested and not foreign, sorted(foreign)
+
+
 def no_traceback(page) -> None:
     assert page.get_by_test_id("stException").count() == 0, page.get_by_test_id("stException").first.inner_text()
 
@@ -159,6 +168,7 @@ def test_a_user_uploads_a_csv_trains_deploys_and_predicts(stack, page, tmp_path)
     assert prediction.inner_text().strip() == "yes"
     shot(page, "user-predict")
     no_traceback(page)
+    only_local_requests(page)
 
 
 def test_a_customer_uploads_images_and_reviews_qc(stack, page, tmp_path):
@@ -264,6 +274,7 @@ def test_admin_pages_show_settings_activity_and_the_scoring_dashboard(stack, pag
     page.get_by_text(re.compile(r"has no /monitoring page yet")).wait_for()
     shot(page, "admin-dashboard")
     no_traceback(page)
+    only_local_requests(page)
 
 
 def test_serve_stops_its_ui_when_it_is_stopped_or_killed(tmp_path):
