@@ -7,8 +7,8 @@ from __future__ import annotations
 import os
 import re
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import httpx
 import pytest
@@ -326,9 +326,9 @@ def test_modelyard_ui_alone_serves_the_sign_in_page_against_backend_url(stack, b
 
     backend, _ = stack
     port = free_port()
-    log = open(tmp_path / "ui.log", "wb")
-    child = subprocess.Popen([*MODELYARD, "ui", "--port", str(port)], env=clean_env({"BACKEND_URL": backend.url}),
-                             stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, cwd=tmp_path)
+    with open(tmp_path / "ui.log", "wb") as log:
+        child = subprocess.Popen([*MODELYARD, "ui", "--port", str(port)], env=clean_env({"BACKEND_URL": backend.url}),
+                                 stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, cwd=tmp_path)
     try:
         deadline = time.monotonic() + UI_START_TIMEOUT
         while not _answers(port) and time.monotonic() < deadline:
@@ -344,4 +344,3 @@ def test_modelyard_ui_alone_serves_the_sign_in_page_against_backend_url(stack, b
     finally:
         child.terminate()
         child.wait(10)
-        log.close()

@@ -5,8 +5,8 @@ from __future__ import annotations
 import io
 import random
 import secrets
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Iterator
 
 import httpx
 import pytest

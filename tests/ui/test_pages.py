@@ -299,8 +299,6 @@ def test_a_csv_that_does_not_fit_the_template_lists_its_issues(backend):
 
 
 def test_a_feature_table_and_a_model_file_are_uploaded_through_forms(backend):
-    import io
-
     import skops.io
     from sklearn.linear_model import LinearRegression
 

@@ -6,7 +6,8 @@ sentence naming the backend when it cannot be reached, so pages show readable te
 from __future__ import annotations
 
 import os
-from typing import Any, BinaryIO, Iterable
+from collections.abc import Iterable
+from typing import Any, BinaryIO
 
 import httpx
 

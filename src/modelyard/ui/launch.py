@@ -2,7 +2,7 @@
 
 Streamlit serves its own static files; usage statistics are off and nothing is fetched from a CDN, so the
 UI works offline. A child of `serve` is stopped by `serve` on its way out, and (on Linux) by the kernel
-if `serve` dies without one.
+if `serve` dies without a way out (the child runs this module's main, which asks for that first).
 """
 from __future__ import annotations
 
@@ -45,13 +45,16 @@ def port_free(host: str, port: int) -> bool:
     return True
 
 
-def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
+def _die_with_parent(parent: int) -> None:
+    """In the child of `serve`: the kernel sends SIGTERM when `serve` exits, even by SIGKILL (Linux)."""
     try:
         import ctypes
 
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
     except OSError:
-        pass
+        return
+    if os.getppid() != parent:  # serve died before the line above
+        raise SystemExit(0)
 
 
 def run_foreground(*, host: str, port: int, backend_url: str) -> None:
@@ -61,10 +64,10 @@ def run_foreground(*, host: str, port: int, backend_url: str) -> None:
 
 
 def start_child(*, host: str, port: int, backend_url: str) -> subprocess.Popen:
-    """Beside `modelyard serve`: its log lines (warnings and errors) go to serve's stderr."""
-    preexec = _die_with_parent if sys.platform.startswith("linux") else None
-    return subprocess.Popen(command(host=host, port=port), env=environment(backend_url), stdin=subprocess.DEVNULL,
-                            stdout=subprocess.DEVNULL, preexec_fn=preexec)
+    """Beside `modelyard serve` (through this module's main, which ties the child's life to serve's);
+    its log lines (warnings and errors) go to serve's stderr."""
+    argv = [sys.executable, "-m", "modelyard.ui.launch", str(os.getpid()), *command(host=host, port=port)[3:]]
+    return subprocess.Popen(argv, env=environment(backend_url), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
 
 
 def stop_child(child: subprocess.Popen, timeout: float = 5.0) -> None:
@@ -75,3 +78,17 @@ def stop_child(child: subprocess.Popen, timeout: float = 5.0) -> None:
         except subprocess.TimeoutExpired:
             child.kill()
             child.wait(timeout)
+
+
+def _child_main(argv: list[str]) -> None:
+    """`python -m modelyard.ui.launch PARENT_PID run APP --options…`: Streamlit's CLI, tied to its parent."""
+    if sys.platform.startswith("linux"):
+        _die_with_parent(int(argv[0]))
+    from streamlit.web.cli import main
+
+    sys.argv = ["streamlit", *argv[1:]]
+    main(prog_name="streamlit")
+
+
+if __name__ == "__main__":
+    _child_main(sys.argv[1:])
