@@ -17,6 +17,7 @@ def test_the_command_runs_the_packaged_app_headless_without_usage_statistics():
     assert option(argv, "--server.address") == "0.0.0.0" and option(argv, "--server.port") == "9001"
     assert option(argv, "--server.headless") == "true"
     assert option(argv, "--browser.gatherUsageStats") == "false"
+    assert option(argv, "--client.showErrorDetails") == "type"  # tracebacks go to the log, not the page
     assert launch.environment("http://api:8000")["BACKEND_URL"] == "http://api:8000"
 
 

@@ -21,7 +21,9 @@ def command(*, host: str, port: int) -> list[str]:
     return [sys.executable, "-m", "streamlit", "run", str(APP),
             "--server.address", host, "--server.port", str(port), "--server.headless", "true",
             "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none",
-            "--global.developmentMode", "false", "--client.toolbarMode", "minimal", "--logger.level", "warning"]
+            "--global.developmentMode", "false", "--client.toolbarMode", "minimal", "--logger.level", "warning",
+            # API refusals are messages (app.py); a bug shows its type in the page, its traceback in the log.
+            "--client.showErrorDetails", "type"]
 
 
 def environment(backend_url: str) -> dict[str, str]:
