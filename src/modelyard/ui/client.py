@@ -125,6 +125,9 @@ class ApiClient:
         return self._json("POST", "/api/feature-tables", params=params, files={"file": file})
 
     # --- csv scoring ------------------------------------------------------------------------------
+    def scoring_template(self) -> bytes:
+        return self._call("GET", "/download_template").content
+
     def scoring_upload(self, filename: str, content: bytes) -> dict:
         return self._json("POST", "/upload", files={"file": (filename, content, "text/csv")})
 
@@ -152,6 +155,9 @@ class ApiClient:
     # --- labeling ---------------------------------------------------------------------------------
     def requests(self) -> list[dict]:
         return self._json("GET", "/requests", params={"limit": 1000})
+
+    def request(self, request_id: str) -> dict:
+        return self._json("GET", f"/requests/{request_id}")
 
     def create_request(self, title: str, description: str, classes: list[str]) -> dict:
         return self._json("POST", "/requests", json={"title": title, "description": description, "classes": classes})

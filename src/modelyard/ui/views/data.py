@@ -64,6 +64,7 @@ def batch_scoring() -> None:
     except ApiError as exc:
         st.info(f"No model scores CSVs yet: {exc.message}")
         return
+    st.download_button("Download the template", api().scoring_template(), file_name="template.csv", mime="text/csv")
     with st.form("score-csv"):
         file = st.file_uploader("CSV laid out like the template", type=["csv"])
         submitted = st.form_submit_button("Validate and score", type="primary")

@@ -55,6 +55,7 @@ def customer_requests() -> None:
         files = st.file_uploader("Images (many at once)", type=IMAGE_TYPES, accept_multiple_files=True)
         if st.form_submit_button("Upload images", type="primary") and chosen(files):
             _upload_images(request, files)
+            request = api().request(request["id"])  # its image count changed
     labeled = json.loads(api().export_labels(request["id"], "json"))
     total = max(request["images_count"], 1)
     st.progress(min(len(labeled) / total, 1.0),
