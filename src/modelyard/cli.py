@@ -1,4 +1,4 @@
-"""The `modelyard` command: serve, worker, migrate, users."""
+"""The `modelyard` command: serve, ui, worker, migrate, users."""
 from __future__ import annotations
 
 import logging
@@ -56,8 +56,10 @@ def default_workers() -> int:
 def serve(host: Annotated[str, typer.Option(help="address to bind")] = "127.0.0.1",
           port: Annotated[int, typer.Option(help="port to bind")] = 8000,
           workers: Annotated[Optional[int], typer.Option(
-              min=1, max=64, help="API processes (default: one per core, at most 4)")] = None) -> None:
-    """Migrate, then serve the API (and, on the embedded default, run jobs in one of its processes)."""
+              min=1, max=64, help="API processes (default: one per core, at most 4)")] = None,
+          no_ui: Annotated[bool, typer.Option("--no-ui", help="do not start the web UI beside the API")] = False,
+          ui_port: Annotated[int, typer.Option(help="port of the web UI")] = 8501) -> None:
+    """Migrate, then serve the API (and, on the embedded default, run jobs in one of its processes) and the web UI."""
     count = workers or default_workers()
     process.limit_math_threads((os.cpu_count() or 1) // count)
     process.setup_logging()
@@ -76,14 +78,50 @@ def serve(host: Annotated[str, typer.Option(help="address to bind")] = "127.0.0.
                                     threads=settings.worker_threads, host=host, port=port)
     summary.append(f"API processes: {count}" + (" (jobs run in one of them)" if count > 1 and
                                                  settings.runs_embedded_worker else ""))
-    if count == 1:
-        application = create_app(settings)
+    ui = None
+    try:
+        if count == 1:
+            application = create_app(settings)
+        else:
+            bootstrap_once(settings)  # migrations and the first admin, before the processes start
+        # The UI starts once the API could be built (a misconfiguration stays one line), and stops with serve.
+        ui, line = (None, "off (--no-ui)") if no_ui else _start_ui(host, port, ui_port)
+        summary.append(f"  web UI      : {line}")
         startup.log_summary(summary)
-        uvicorn.run(application, **options)
-        return
-    bootstrap_once(settings)  # migrations and the first admin, before the processes start
-    startup.log_summary(summary)
-    uvicorn.run("modelyard.app:from_environment", factory=True, workers=count, **options)
+        if count == 1:
+            uvicorn.run(application, **options)
+        else:
+            uvicorn.run("modelyard.app:from_environment", factory=True, workers=count, **options)
+    finally:
+        if ui is not None:
+            from modelyard.ui import launch
+
+            launch.stop_child(ui)
+
+
+def _start_ui(host: str, port: int, ui_port: int):
+    """The web UI as a child process of `serve`, and its start-up summary line; a taken port only skips it."""
+    from modelyard.ui import launch
+
+    if not launch.port_free(host, ui_port):
+        return None, f"not started: port {ui_port} is in use (choose another with --ui-port, or --no-ui)"
+    backend = launch.backend_for(host, port)
+    child = launch.start_child(host=host, port=ui_port, backend_url=backend)
+    return child, f"{launch.backend_for(host, ui_port)} (Streamlit, BACKEND_URL {backend})"
+
+
+@app.command()
+def ui(host: Annotated[str, typer.Option(help="address to bind")] = "127.0.0.1",
+       port: Annotated[int, typer.Option(help="port of the web UI")] = 8501,
+       backend_url: Annotated[Optional[str], typer.Option(
+           envvar="BACKEND_URL", help="the modelyard API the UI talks to")] = None) -> None:
+    """Run the web UI alone (Streamlit), against the API at BACKEND_URL (default http://127.0.0.1:8000)."""
+    from modelyard.ui import launch
+    from modelyard.ui.client import DEFAULT_BACKEND
+
+    backend = (backend_url or DEFAULT_BACKEND).rstrip("/")
+    typer.echo(f"modelyard ui: http://{host}:{port} (BACKEND_URL {backend})", err=True)
+    launch.run_foreground(host=host, port=port, backend_url=backend)
 
 
 @app.command()

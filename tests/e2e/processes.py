@@ -148,10 +148,12 @@ class Launcher:
         return process
 
     def serve(self, env: dict[str, str], *, name: str = "serve", wait: bool = True,
-              workers: int = 1) -> ModelyardProcess:
-        """`modelyard serve`, one API process unless `workers` says more (then the pid is uvicorn's parent)."""
+              workers: int = 1, ui_port: int | None = None) -> ModelyardProcess:
+        """`modelyard serve`, one API process unless `workers` says more (then the pid is uvicorn's parent);
+        without the web UI unless `ui_port` is given (it would take port 8501 and a core's worth of start-up)."""
         port = free_port()
         args = ["serve", "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)]
+        args += ["--ui-port", str(ui_port)] if ui_port else ["--no-ui"]
         server = self._spawn(name, args, env, port)
         if wait:
             wait_healthy(server, timeout=HEALTH_TIMEOUT * workers)  # each process imports and loads alone

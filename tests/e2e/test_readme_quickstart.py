@@ -108,3 +108,7 @@ def test_the_readme_quick_start_works_after_the_first_command_ran_in_the_same_fo
     assert '"predictions":[' in out, report
     assert "password of admin changed" in out, report
     assert "not applied" not in err, report
+    # `modelyard serve` starts the web UI beside the API; the first serve took its UI down with it, so port
+    # 8501 was free again for the quick start's serve.
+    assert "web UI      : http://127.0.0.1:8501 (Streamlit, BACKEND_URL http://127.0.0.1:8000)" in first_log, report
+    assert "web UI      : http://127.0.0.1:8501 (Streamlit, BACKEND_URL http://127.0.0.1:8000)" in err, report

@@ -1,0 +1,226 @@
+"""The web UI's only way to modelyard: typed calls to the public HTTP API (never the database).
+
+Every failure becomes an `ApiError` carrying the API's own message (its error body's `message`), or one
+sentence naming the backend when it cannot be reached, so pages show readable text, never a traceback.
+"""
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from typing import Any, BinaryIO
+
+import httpx
+
+DEFAULT_BACKEND = "http://127.0.0.1:8000"
+TERMINAL = ("completed", "failed", "cancelled")
+Upload = tuple[str, BinaryIO | bytes, str]  # (filename, content, content type)
+
+
+def backend_url() -> str:
+    return os.environ.get("BACKEND_URL", DEFAULT_BACKEND).rstrip("/")
+
+
+class ApiError(Exception):
+    """A refused or failed API call, as one readable sentence (`status` 0: the API was not reached)."""
+
+    def __init__(self, message: str, *, status: int = 0, code: str | None = None):
+        super().__init__(message)
+        self.message, self.status, self.code = message, status, code
+
+
+def _error(response: httpx.Response) -> ApiError:
+    """The API's error body (`message`, else `detail`/`error`) as an ApiError; any other body, its first line."""
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if not isinstance(body, dict):
+        text = response.text.strip().splitlines()[0][:300] if response.text.strip() else response.reason_phrase
+        return ApiError(f"HTTP {response.status_code}: {text}", status=response.status_code)
+    message = next((body[k] for k in ("message", "detail", "error") if isinstance(body.get(k), str)),
+                   response.reason_phrase)
+    return ApiError(message, status=response.status_code, code=body.get("code"))
+
+
+class ApiClient:
+    """One signed-in (or anonymous) session against BACKEND_URL."""
+
+    def __init__(self, base_url: str | None = None, token: str | None = None, timeout: float = 60.0):
+        self.base_url = (base_url or backend_url()).rstrip("/")
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        self._http = httpx.Client(base_url=self.base_url, headers=headers, timeout=timeout)
+
+    def _call(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        try:
+            response = self._http.request(method, path, **kwargs)
+        except httpx.TransportError as exc:
+            raise ApiError(f"cannot reach the modelyard API at {self.base_url} ({type(exc).__name__})") from None
+        if response.status_code >= 400:
+            raise _error(response)
+        return response
+
+    def _json(self, method: str, path: str, **kwargs: Any) -> Any:
+        response = self._call(method, path, **kwargs)
+        return response.json() if response.content else None
+
+    def fetch(self, url: str) -> bytes:
+        """Bytes behind a URL the API handed out (signed blob URLs), fetched here so browsers need no route to it."""
+        return self._call("GET", url).content
+
+    # --- auth -------------------------------------------------------------------------------------
+    def login(self, username: str, password: str) -> dict:
+        return self._json("POST", "/api/auth/login", json={"username": username, "password": password})
+
+    def me(self) -> dict:
+        return self._json("GET", "/api/auth/user")
+
+    # --- datasets, training, models (mlops-dashboard) ---------------------------------------------
+    def upload_dataset(self, filename: str, content: bytes) -> dict:
+        return self._json("POST", "/api/upload", files={"file": (filename, content, "text/csv")})
+
+    def datasets(self, *, limit: int = 500, offset: int = 0) -> list[dict]:
+        return self._json("GET", "/api/datasets", params={"limit": limit, "offset": offset})
+
+    def train(self, file_id: str, *, target: str, model_type: str, budget: float, name: str | None) -> dict:
+        body = {"file_id": file_id, "model_type": model_type, "name": name or None,
+                "training_params": {"target": target, "max_training_time": budget}}
+        return self._json("POST", "/api/train", json=body)
+
+    def training(self, job_id: str) -> dict:
+        return self._json("GET", f"/api/training/{job_id}")
+
+    def models(self, *, page: int = 1, limit: int = 200, status: str | None = None, name: str | None = None) -> dict:
+        params = {"page": page, "limit": limit, "status": status, "name": name}
+        return self._json("GET", "/api/models", params={k: v for k, v in params.items() if v is not None})
+
+    def model(self, model_id: str) -> dict:
+        return self._json("GET", f"/api/models/{model_id}")
+
+    def deploy(self, model_id: str) -> dict:
+        return self._json("POST", f"/api/models/{model_id}/deploy")
+
+    def predict(self, ref: str, rows: list[dict]) -> dict:
+        return self._json("POST", f"/api/predict/{ref}", json={"data": rows})
+
+    def job(self, job_id: str) -> dict:
+        return self._json("GET", f"/api/jobs/{job_id}")
+
+    # --- model registry and feature tables --------------------------------------------------------
+    def upload_model(self, *, name: str, version: str | None, description: str | None, deploy: bool,
+                     model_file: Upload, artifacts: Iterable[Upload] = (), feature_table: str | None = None) -> dict:
+        params = {"model_name": name, "model_version": version or None, "model_description": description or None,
+                  "deployment": str(deploy).lower(), "feature_table": feature_table or None}
+        files = [("model_file", model_file)] + [("artifact_files", a) for a in artifacts]
+        return self._json("POST", "/upload_model", params={k: v for k, v in params.items() if v is not None},
+                          files=files)
+
+    def feature_tables(self) -> list[dict]:
+        return self._json("GET", "/api/feature-tables")["tables"]
+
+    def feature_table(self, ref: str) -> dict:
+        return self._json("GET", f"/api/feature-tables/{ref}")
+
+    def create_feature_table(self, *, name: str, key_columns: str, description: str | None, file: Upload) -> dict:
+        params = {"name": name, "key_columns": key_columns, **({"description": description} if description else {})}
+        return self._json("POST", "/api/feature-tables", params=params, files={"file": file})
+
+    # --- csv scoring ------------------------------------------------------------------------------
+    def scoring_template(self) -> bytes:
+        return self._call("GET", "/download_template").content
+
+    def scoring_upload(self, filename: str, content: bytes) -> dict:
+        return self._json("POST", "/upload", files={"file": (filename, content, "text/csv")})
+
+    def scoring_validate(self, upload_id: str) -> dict:
+        return self._json("POST", "/validate", json={"upload_id": upload_id})
+
+    def scoring_predict(self, upload_id: str) -> dict:
+        return self._json("POST", "/predict", json={"upload_id": upload_id})
+
+    def scoring_results(self, job_id: str) -> bytes:
+        response = self._call("GET", "/download_results", params={"job_id": job_id})
+        if "json" in response.headers.get("content-type", ""):  # large results answer a signed URL
+            return self.fetch(response.json()["download_url"])
+        return response.content
+
+    def active_model(self) -> dict:
+        return self._json("GET", "/api/scoring/active-model")
+
+    def set_active_model(self, model: str) -> dict:
+        return self._json("PUT", "/api/scoring/active-model", json={"model": model})
+
+    def scoring_dashboard(self) -> dict:
+        return self._json("GET", "/dashboard")
+
+    # --- labeling ---------------------------------------------------------------------------------
+    def requests(self) -> list[dict]:
+        return self._json("GET", "/requests", params={"limit": 1000})
+
+    def request(self, request_id: str) -> dict:
+        return self._json("GET", f"/requests/{request_id}")
+
+    def create_request(self, title: str, description: str, classes: list[str]) -> dict:
+        return self._json("POST", "/requests", json={"title": title, "description": description, "classes": classes})
+
+    def upload_images(self, request_id: str, files: list[Upload]) -> dict:
+        return self._json("POST", f"/requests/{request_id}/uploads", files=[("files", f) for f in files])
+
+    def images(self, request_id: str, *, limit: int = 5000, offset: int = 0) -> list[dict]:
+        return self._json("GET", f"/requests/{request_id}/uploads", params={"limit": limit, "offset": offset})
+
+    def run_qc(self, request_id: str) -> dict:
+        return self._json("POST", f"/requests/{request_id}/qc/run")
+
+    def qc_results(self, request_id: str) -> list[dict]:
+        return self._json("GET", f"/requests/{request_id}/qc/results")
+
+    def export_labels(self, request_id: str, fmt: str) -> bytes:
+        return self._call("GET", f"/requests/{request_id}/export", params={"format": fmt}).content
+
+    def tasks(self) -> list[dict]:
+        return self._json("GET", "/tasks")
+
+    def task(self, task_id: str) -> dict:
+        return self._json("GET", f"/tasks/{task_id}")
+
+    def save_labels(self, task_id: str, image_id: str, labels: list[str]) -> dict:
+        return self._json("POST", f"/tasks/{task_id}/labels", json={"image_id": image_id, "labels": labels})
+
+    # --- admin ------------------------------------------------------------------------------------
+    def users(self) -> list[dict]:
+        return self._json("GET", "/admin/users")
+
+    def create_user(self, username: str, password: str, role: str, email: str | None = None) -> dict:
+        return self._json("POST", "/admin/users", json={"username": username, "password": password, "role": role,
+                                                        **({"email": email} if email else {})})
+
+    def update_user(self, user_id: int, **changes: Any) -> dict:
+        return self._json("PATCH", f"/admin/users/{user_id}", json=changes)
+
+    def admin_requests(self) -> list[dict]:
+        return self._json("GET", "/admin/requests")
+
+    def admin_tasks(self) -> list[dict]:
+        return self._json("GET", "/admin/tasks")
+
+    def assign(self, request_id: str, labeler: str) -> dict:
+        return self._json("POST", "/admin/assign", json={"request_id": request_id, "labeler_username": labeler})
+
+    def settings(self) -> dict:
+        return self._json("GET", "/api/settings")
+
+    def update_settings(self, changes: dict) -> dict:
+        return self._json("PUT", "/api/settings", json=changes)
+
+    def activity(self, *, limit: int = 1000, type_: str | None = None) -> dict:
+        return self._json("GET", "/api/activity", params={"limit": limit, **({"type": type_} if type_ else {})})
+
+    def status(self) -> dict:
+        return self._json("GET", "/api/status")
+
+    def has_monitoring(self) -> bool:
+        """Whether this deployment serves a `/monitoring` page (the prediction platform's, when it lands)."""
+        try:
+            return self._http.get("/monitoring").status_code == 200
+        except httpx.TransportError:
+            return False

@@ -1,0 +1,121 @@
+"""Admin pages: users and roles, assigning requests to labelers, settings, activity, the scoring dashboard."""
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from modelyard.ui.client import ApiError
+from modelyard.ui.widgets import api, choose, paged_table
+
+ROLES = ["user", "labeler", "admin", "universal"]
+ACTIVITY_TYPES = ["upload", "training", "deployment", "prediction", "model", "settings", "user"]
+
+
+def _role(user: dict) -> str:
+    return {"customer": "user"}.get(user["role"], user["role"])  # /admin/users speaks the labeling contract
+
+
+def users() -> None:
+    st.title("Users and roles")
+    with st.expander("New user"), st.form("new-user", clear_on_submit=True):
+        username = st.text_input("Username")
+        password = st.text_input("Password", type="password", help="at least 8 characters")
+        role = st.selectbox("Role", ROLES)
+        email = st.text_input("Email (optional)")
+        if st.form_submit_button("Create", type="primary"):
+            made = api().create_user(username, password, role, email or None)
+            st.success(f"Created {made['username']} ({_role(made)})")
+    everyone = api().users()
+    paged_table([{**u, "role": _role(u)} for u in everyone], key="users",
+                columns=["id", "username", "role", "is_active", "email", "created_at", "last_login_at"])
+    user = choose("Change", everyone, lambda u: u["username"])
+    with st.form(f"edit-user-{user['id']}"):
+        role = st.selectbox("Role", ROLES, index=ROLES.index(_role(user)) if _role(user) in ROLES else 0)
+        active = st.checkbox("Active", value=user["is_active"])
+        if st.form_submit_button("Save"):
+            updated = api().update_user(user["id"], role=role, is_active=active)
+            st.success(f"{updated['username']}: {_role(updated)}, {'active' if updated['is_active'] else 'inactive'}")
+
+
+def assignments() -> None:
+    st.title("Assign requests to labelers")
+    requests = api().admin_requests()
+    labelers = [u["username"] for u in api().users() if _role(u) in ("labeler", "universal") and u["is_active"]]
+    if not requests or not labelers:
+        st.info("Assigning needs a labeling request and an active labeler account.")
+    else:
+        with st.form("assign"):
+            request = choose("Request", requests, lambda r: f"{r['title']} · {r['owner']} ({r['id']})")
+            labeler = st.selectbox("Labeler", labelers)
+            if st.form_submit_button("Assign", type="primary"):
+                answer = api().assign(request["id"], labeler)
+                st.success(f"{request['title']} assigned to {labeler} (task {answer['task_id']})")
+    st.subheader("Tasks")
+    tasks = api().admin_tasks()
+    for task in tasks:
+        task["progress"] = f"{task['labeled_count']}/{task['images_count']}"
+    paged_table(tasks, key="admin-tasks", columns=["request_id", "labeler", "status", "progress", "created_at", "id"])
+
+
+def settings() -> None:
+    st.title("Settings")
+    current = api().settings()
+    names = sorted({m["name"] for m in api().models(limit=200)["models"]})
+    try:
+        active = api().active_model()["model"]
+    except ApiError:
+        active = None
+    st.subheader("CSV scoring: active model")
+    if names:
+        with st.form("active-model"):
+            choice = st.selectbox("Model whose deployed version scores CSVs", names,
+                                  index=names.index(active) if active in names else 0)
+            if st.form_submit_button("Make active"):
+                answer = api().set_active_model(choice)
+                st.success(f"{answer['model']} scores CSVs (version {answer['deployed_version']})")
+    else:
+        st.caption("No models yet.")
+    st.subheader("Model registry")
+    allow = current["registry"]["allowPickle"]
+    wanted = st.toggle("Allow pickle/joblib uploads (from admins; loading one runs the code it carries)", value=allow)
+    if wanted != allow:
+        api().update_settings({"registry": {"allowPickle": wanted}})
+        st.success(f"Pickle uploads {'allowed' if wanted else 'refused'}")
+    with st.expander("All settings"):
+        st.json(current)
+
+
+def activity() -> None:
+    st.title("Activity log")
+    kind = st.selectbox("Type", ["all"] + ACTIVITY_TYPES)
+    page = api().activity(limit=1000, type_=None if kind == "all" else kind)
+    st.caption(f"{page['total']} entries (the newest {len(page['activities'])} shown)")
+    paged_table(page["activities"], key="activity", columns=["timestamp", "type", "user", "message"])
+
+
+def scoring_dashboard() -> None:
+    st.title("CSV scoring dashboard")
+    board = api().scoring_dashboard()
+    totals = board["totals"]
+    for column, (name, value) in zip(st.columns(max(len(totals), 1)), totals.items()):
+        column.metric(name.replace("_", " "), value if isinstance(value, (int, float, str)) else str(value))
+    if board.get("last_retrain"):
+        st.write("Last retraining")
+        st.json(board["last_retrain"], expanded=False)
+    uploads, logins = st.columns(2)
+    with uploads:
+        st.subheader("Recent uploads")
+        st.dataframe(pd.DataFrame(board["recent_uploads"]).astype(str), hide_index=True)
+    with logins:
+        st.subheader("Recent logins")
+        st.dataframe(pd.DataFrame(board["recent_logins"]).astype(str), hide_index=True)
+    status = api().status()
+    st.subheader(f"System: {status['status']}")
+    for warning in status.get("warnings", []):
+        st.warning(warning)
+    st.caption(f"models {status['models_count']} · active jobs {status['active_jobs']} · CPU {status['cpu_usage']} · "
+               f"memory {status['memory_usage']} · storage {status['storage_used']} · up {status['uptime']}")
+    if api().has_monitoring():
+        st.link_button("Monitoring", f"{api().base_url}/monitoring")
+    else:
+        st.caption("This deployment has no /monitoring page yet (it comes with the prediction platform).")
