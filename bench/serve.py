@@ -302,10 +302,11 @@ class Context:
 
 
 def modelyard_workers_flag(workers: int) -> list[str]:
-    """``--workers N`` when this modelyard's ``serve`` has that option, else nothing (one process)."""
+    """``--workers N`` when this modelyard's ``serve`` has that option, else nothing (one process); and
+    ``--no-ui`` when it starts a web UI beside the API (the API alone is measured)."""
     cmd = [sys.executable, "-c", "from modelyard.cli import main; main()", "serve", "--help"]
     text = subprocess.run(cmd, capture_output=True, text=True, env=base_env(COLUMNS="200", NO_COLOR="1")).stdout
-    return ["--workers", str(workers)] if "--workers" in text else []
+    return (["--workers", str(workers)] if "--workers" in text else []) + (["--no-ui"] if "--no-ui" in text else [])
 
 
 def start_modelyard(ctx: Context) -> tuple[Server, str, str, list[str]]:
