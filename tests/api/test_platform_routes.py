@@ -173,3 +173,40 @@ def test_identical_calls_are_cached_until_a_new_version_is_activated(client, gal
     assert retrained.json()["version"] == "v2.0" and retrained.json()["activated"] is True
     third = client.post("/api/predict/churn", json=churn.example, headers=user.headers).json()
     assert "_cached_at" not in third and third["prediction"]["model_version"] == "v2.0"
+
+
+def test_a_custom_model_uploaded_to_the_gallery_lands_in_the_registry_and_predicts(client, accounts):
+    import json
+
+    from tests.support.registry_models import FEATURES, customers, onnx_bytes, regressor
+
+    user = accounts["user"]
+    frame = customers(80)
+    meta = {"name": "my-spend", "version": "1.0", "description": "spend", "activate": True,
+            "signature": [{"name": n, "type": "number"} for n in FEATURES]}
+    sent = client.post("/api/model-gallery/upload", headers=user.headers,
+                       files={"model_file": ("model.onnx", onnx_bytes(regressor(frame)), "application/octet-stream")},
+                       data={"metadata": json.dumps(meta)})
+    assert sent.status_code == 200, sent.text
+    row = {n: float(frame[n].iloc[0]) for n in FEATURES}
+    predicted = client.post("/api/predict/my-spend", json={"data": [row]}, headers=user.headers)
+    assert predicted.status_code == 200, predicted.text
+    assert isinstance(predicted.json()["predictions"][0]["prediction"], float)
+    assert client.get("/api/models", headers=user.headers).json()["models"][0]["name"] == "my-spend"
+
+
+@pytest.mark.parametrize("metadata", ["not json", "[]", '{"version": "1"}', '{"name": "x", "extra": 1}'])
+def test_gallery_upload_metadata_is_checked(client, accounts, metadata):
+    sent = client.post("/api/model-gallery/upload", headers=accounts["user"].headers,
+                       files={"model_file": ("model.onnx", b"x", "application/octet-stream")},
+                       data={"metadata": metadata})
+    assert sent.status_code == 422 and "metadata must be a JSON object" in sent.json()["message"], sent.text
+
+
+def test_gallery_upload_refuses_a_pickle_as_the_registry_does(client, accounts):
+    import pickle
+
+    sent = client.post("/api/model-gallery/upload", headers=accounts["user"].headers,
+                       files={"model_file": ("model.pkl", pickle.dumps({"a": 1}), "application/octet-stream")},
+                       data={"metadata": '{"name": "pickled"}'})
+    assert sent.status_code in (400, 403, 422) and sent.json()["code"] != "INTERNAL_ERROR", sent.text

@@ -105,6 +105,7 @@ SERVICE_STATUSES: dict[tuple[str, str], set[int]] = {
     ("GET", "/api/model-gallery/models/{model_name}"): {404},
     ("POST", "/api/model-gallery/models/{model_name}/activate"): {404, 409},
     ("POST", "/api/model-gallery/models/{model_name}/retrain"): {400, 404, 409},
+    ("POST", "/api/model-gallery/upload"): {400, 403, 404, 409},
 }
 
 # Bodies that a route reads by hand, so FastAPI cannot see them: `/login` takes JSON, a form or query parameters.

@@ -9,20 +9,26 @@ from __future__ import annotations
 import time
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, UploadFile
-from pydantic import BaseModel, Field
+import io
+import json
+
+from fastapi import APIRouter, Body, Depends, File, Form, UploadFile
+from pydantic import BaseModel, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from modelyard.api.csv_scoring import UPLOAD_BODY, sent_csv
 from modelyard.api.deps import AdminUser, CurrentUser, RuntimeDep, SessionDep, current_user
+from modelyard.api.model_registry import UploadModelOut, Uploads
 from modelyard.api.serving import JSONBody, OrjsonRoute
 from modelyard.auth.models import User
 from modelyard.data.csvio import CsvDialect, read_frame
 from modelyard.data.service import DataService
-from modelyard.errors import BadRequest, PayloadTooLarge
+from modelyard.errors import BadRequest, PayloadTooLarge, Unprocessable
+from modelyard.registry.uploads import Upload
 from modelyard.gallery import batches, catalog
 from modelyard.gallery.schemas import (
-    ActivatedOut, BatchIn, BatchOut, BuiltinOut, CsvBatchOut, GalleryListOut, GalleryModelOut, RetrainedOut,
+    ActivatedOut, BatchIn, BatchOut, BuiltinOut, CsvBatchOut, GalleryListOut, GalleryModelOut, GalleryUploadMeta,
+    RetrainedOut,
 )
 from modelyard.runtime import Runtime
 
@@ -119,3 +125,25 @@ def csv_batch(model_name: str, user: CurrentUser, runtime: RuntimeDep, session: 
     frame = frame.astype(object).where(frame.notna(), None).map(lambda v: None if v is None else str(v))
     return JSONBody(batches.score_csv(runtime.gallery, runtime.predictions, decl, frame, viewer=user,
                                       file_id=dataset.id))
+
+
+@router.post("/api/model-gallery/upload", response_model=UploadModelOut, summary="Upload a custom model")
+def gallery_upload(user: CurrentUser, uploads: Uploads,
+                   model_file: Annotated[UploadFile, File(description="skops, ONNX, LightGBM or XGBoost (pickle "
+                                                                      "only while an admin allows it)")],
+                   metadata: Annotated[str, Form(description='JSON: {"name", "version", "description", '
+                                                              '"activate", "signature": [{"name", "type"}]}')]):
+    """The same registry, formats and checks as the model-registry contract's `/upload_model`: the model
+    becomes the caller's own (predict it with `POST /api/predict/{name}` and `{"data": [rows]}`)."""
+    try:
+        meta = GalleryUploadMeta.model_validate(json.loads(metadata))
+    except ValueError as exc:  # json.JSONDecodeError and pydantic's ValidationError are both ValueErrors
+        detail = exc.errors(include_url=False) if isinstance(exc, ValidationError) else str(exc)
+        raise Unprocessable("metadata must be a JSON object: name (required), version, description, activate, "
+                            "signature", details={"errors": detail}) from None
+    artifacts = [Upload("signature.json", io.BytesIO(json.dumps({"inputs": [f.model_dump() for f in meta.signature]}).encode()))] \
+        if meta.signature else []
+    result = uploads.upload(user, name=meta.name, label=meta.version, description=meta.description,
+                            deploy=meta.activate, feature_table=None,
+                            model_file=Upload(model_file.filename, model_file.file), artifacts=artifacts)
+    return UploadModelOut.of(result)

@@ -92,3 +92,20 @@ class RetrainedOut(BaseModel):
     version_id: str
     activated: bool
     metrics: dict[str, Any]
+
+
+class SignatureField(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=200)
+    type: str = Field("number", pattern=r"^(number|integer|float|string|boolean)$")
+
+
+class GalleryUploadMeta(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=100)
+    version: str | None = Field(None, max_length=64)
+    description: str | None = Field(None, max_length=5000)
+    activate: bool = False
+    signature: list[SignatureField] | None = Field(None, max_length=10_000)
