@@ -19,12 +19,15 @@ class Plan(BaseModel):
     credits: int = Field(ge=0)
     api_key: str | None = None  # requests per API key, e.g. "1000/hour"
     token: str | None = None  # requests per user with a JWT
+    predictions: str | None = None  # built-in model predictions per user (prediction-platform routes)
+    uploads: str | None = None  # prediction-platform file uploads per user
 
 
 DEFAULT_PLANS = {
     "basic": Plan(credits=1000),
-    "pro": Plan(credits=10_000, api_key="10000/hour", token="50000/hour"),
-    "enterprise": Plan(credits=100_000, api_key="100000/hour", token="500000/hour"),
+    "pro": Plan(credits=10_000, api_key="10000/hour", token="50000/hour", predictions="2000/hour", uploads="100/hour"),
+    "enterprise": Plan(credits=100_000, api_key="100000/hour", token="500000/hour", predictions="20000/hour",
+                       uploads="1000/hour"),
 }
 
 
@@ -76,6 +79,9 @@ class Settings(BaseSettings):
 
     rate_limit_api_key: str = "1000/hour"  # requests per API key
     rate_limit_token: str = "5000/hour"  # requests per user with a JWT
+    rate_limit_predictions: str = "200/hour"  # built-in model predictions per user (plans without their own)
+    rate_limit_uploads: str = "10/hour"  # prediction-platform file uploads per user (plans without their own)
+    rate_limit_address: str = "100/hour"  # sign-ups per client address
     # MODELYARD_PLANS='{"basic": {"credits": 500}, "team": {"credits": 5000, "api_key": "5000/hour"}}'
     plans: dict[str, Plan] = Field(default_factory=lambda: dict(DEFAULT_PLANS))
     default_plan: str = "basic"  # the plan of a new account
@@ -101,6 +107,18 @@ class Settings(BaseSettings):
             raise ValueError("MODELYARD_SECRET_KEY is a placeholder or shorter than 32 characters")
         return value
 
+    @field_validator("rate_limit_api_key", "rate_limit_token", "rate_limit_predictions", "rate_limit_uploads",
+                     "rate_limit_address")
+    @classmethod
+    def _is_a_rate(cls, rule: str) -> str:
+        from limits import parse
+
+        try:
+            parse(rule)
+        except ValueError:
+            raise ValueError(f"{rule!r} is not a rate limit like '1000/hour'") from None
+        return rule
+
     @model_validator(mode="after")
     def _plans_are_usable(self) -> "Settings":
         from limits import parse
@@ -108,7 +126,7 @@ class Settings(BaseSettings):
         if self.default_plan not in self.plans:
             raise ValueError(f"default_plan {self.default_plan!r} is not one of the plans ({', '.join(self.plans)})")
         for name, plan in self.plans.items():
-            for rule in filter(None, (plan.api_key, plan.token)):
+            for rule in filter(None, (plan.api_key, plan.token, plan.predictions, plan.uploads)):
                 try:
                     parse(rule)
                 except ValueError:

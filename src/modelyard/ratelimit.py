@@ -76,11 +76,11 @@ class Limiter:
         self.counter = SlidingWindowCounterRateLimiter(self.storage)
         self.blocking = bool(redis_url)  # every call is a network round trip
 
-    def count(self, rule: str, *keys: str) -> tuple[bool, WindowStats]:
-        """Count one request against a rate: (allowed, stats after it)."""
+    def count(self, rule: str, *keys: str, cost: int = 1) -> tuple[bool, WindowStats]:
+        """Count one request (or `cost` of them) against a rate: (allowed, stats after it)."""
         item = parse(rule)
         with self._reachable():
-            allowed = self.counter.hit(item, *keys)
+            allowed = self.counter.hit(item, *keys, cost=cost)
             window = self.counter.get_window_stats(item, *keys)
         return allowed, WindowStats(item.amount, max(0, window.remaining), int(window.reset_time))
 

@@ -210,3 +210,25 @@ def test_gallery_upload_refuses_a_pickle_as_the_registry_does(client, accounts):
                        files={"model_file": ("model.pkl", pickle.dumps({"a": 1}), "application/octet-stream")},
                        data={"metadata": '{"name": "pickled"}'})
     assert sent.status_code in (400, 403, 422) and sent.json()["code"] != "INTERNAL_ERROR", sent.text
+
+
+def test_the_contracts_per_user_prediction_and_upload_limits_and_per_address_sign_ups(client, app, accounts):
+    settings = app.state.runtime.settings
+    settings.rate_limit_predictions, settings.rate_limit_uploads, settings.rate_limit_address = \
+        "3/hour", "1/hour", "2/hour"
+    user, other = accounts["user"], accounts["other"]
+    call = lambda who: client.post("/api/predict/sentiment", json={"text": "fine"}, headers=who.headers)  # noqa: E731
+    assert [call(user).status_code for _ in range(4)] == [200, 200, 200, 429]
+    refused = call(user)
+    assert refused.json()["code"] == "RATE_LIMIT_EXCEEDED" and refused.headers["X-RateLimit-Limit"] == "3"
+    assert int(refused.headers["Retry-After"]) > 0 and "predictions limit" in refused.json()["message"]
+    assert call(other).status_code == 200  # per user
+    batch = client.post("/api/enterprise/batch/predict", headers=other.headers,
+                        json={"requests": [{"model": "sentiment", "input": {"text": "ok"}}] * 3})
+    assert batch.status_code == 429  # 1 + 3 items > 3
+    csv = lambda: client.post("/api/upload/csv/sentiment", files={"file": ("t.csv", "text\nnice day\n", "text/csv")},  # noqa: E731
+                              headers=other.headers)
+    assert [csv().status_code for _ in range(2)] == [200, 429]
+    signups = [client.post("/api/auth/register", json={"username": f"sign{i}", "email": f"sign{i}@example.com",
+                                                       "password": "secret-pw"}).status_code for i in range(3)]
+    assert signups == [201, 201, 429]

@@ -91,10 +91,22 @@ def _credential(request: Request) -> str | None:
 
 
 def plan_limit(settings, plan: str, kind: str) -> str:
-    """The request limit of a plan for an API key ("key") or a JWT user ("token")."""
+    """A plan's limit of `kind`: requests per API key ("key") or JWT user ("token"), built-in model
+    "predictions" or "uploads" per user; the global MODELYARD_RATE_LIMIT_* where the plan sets none."""
+    attribute = {"key": "api_key"}.get(kind, kind)
     found = settings.plans.get(plan)
-    rule = (found.api_key if kind == "key" else found.token) if found else None
-    return rule or (settings.rate_limit_api_key if kind == "key" else settings.rate_limit_token)
+    return (getattr(found, attribute) if found else None) or getattr(settings, f"rate_limit_{attribute}")
+
+
+def limit_user(runtime: Runtime, user: User, kind: str, *, cost: int = 1) -> None:
+    """Count `cost` against the user's `kind` limit (the prediction platform's per-user rows of its table);
+    429 RATE_LIMIT_EXCEEDED with that limit's headers and Retry-After when it is spent."""
+    rule = plan_limit(runtime.settings, user.plan, kind)
+    allowed, stats = runtime.limiter.count(rule, kind, "user", str(user.id), cost=cost)
+    if not allowed:
+        raise TooManyRequests(f"{kind} limit of your plan ({rule}) is spent; try again in {stats.retry_after} s",
+                              headers={"X-RateLimit-Limit": str(stats.limit), "X-RateLimit-Remaining": "0",
+                                       "X-RateLimit-Reset": str(stats.reset), "Retry-After": str(stats.retry_after)})
 
 
 def admit(runtime: Runtime, token: str, *, cached_only: bool = False) -> tuple[Identity, WindowStats, bool] | None:

@@ -65,12 +65,13 @@ class RequestContextMiddleware:
                 content_type = next((v for k, v in headers if k.lower() == b"content-type"), b"")
                 if content_type.startswith(b"text/html"):
                     headers.extend(HTML_HEADERS)
-                # Headers set during the request (rate limits) replace any the response already carries
-                # (a 429 names them too), so each is sent once.
-                extra = [(name.lower().encode(), str(value).encode())
-                         for name, value in scope["state"].get("extra_headers", {}).items()]
-                names = {name for name, _ in extra}
-                headers = [(k, v) for k, v in headers if k.lower() not in names] + extra
+                # Headers set during the request (the credential's rate limit) fill in what the response
+                # does not carry already: a 429 names its own limit (the credential's, or a per-user one of
+                # the prediction platform), and each header is sent once.
+                present = {k.lower() for k, _ in headers}
+                headers = headers + [(name.lower().encode(), str(value).encode())
+                                     for name, value in scope["state"].get("extra_headers", {}).items()
+                                     if name.lower().encode() not in present]
                 message["headers"] = headers
             await send(message)
 

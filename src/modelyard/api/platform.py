@@ -17,7 +17,7 @@ from pydantic import BaseModel, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from modelyard.api.csv_scoring import UPLOAD_BODY, sent_csv
-from modelyard.api.deps import AdminUser, CurrentUser, RuntimeDep, SessionDep, current_user
+from modelyard.api.deps import AdminUser, CurrentUser, RuntimeDep, SessionDep, current_user, limit_user
 from modelyard.api.model_registry import UploadModelOut, Uploads
 from modelyard.api.serving import JSONBody, OrjsonRoute
 from modelyard.auth.models import User
@@ -44,6 +44,7 @@ def run_builtin(runtime: Runtime, name: str, record: Any, *, viewer: User) -> di
     `_cached_at` (still charged: the contract's example shows credits_consumed with it)."""
     started = time.perf_counter()
     decl = catalog.lookup(name)
+    limit_user(runtime, viewer, "predictions")
     pipeline = runtime.predictions
     deployed = runtime.gallery.ensure_trained(decl.name)  # None for the text models
     version_key = deployed.id if deployed is not None else f"builtin:{decl.name}"
@@ -103,6 +104,7 @@ async def enterprise_batch(body: BatchIn, user: CurrentUser, runtime: RuntimeDep
         raise PayloadTooLarge(f"{len(body.requests)} requests in one batch; at most {limit} "
                               "(MODELYARD_MAX_BATCH_REQUESTS)")
     items = [item.model_dump() for item in body.requests]
+    limit_user(runtime, user, "predictions", cost=len(items))  # each item is a prediction
     return JSONBody(await run_in_threadpool(batches.run_batch, runtime.gallery, runtime.predictions, items,
                                             viewer=user))
 
@@ -115,6 +117,7 @@ def csv_batch(model_name: str, user: CurrentUser, runtime: RuntimeDep, session: 
     decl = catalog.lookup(model_name)
     if file is None:
         raise BadRequest("no file received: send the CSV as multipart/form-data in the form field 'file'")
+    limit_user(runtime, user, "uploads")
     settings = runtime.settings
     dataset = DataService(session, runtime.blobs, max_bytes=settings.max_csv_batch_bytes).upload(
         user, file.filename, file.file, purpose="platform")
@@ -128,13 +131,14 @@ def csv_batch(model_name: str, user: CurrentUser, runtime: RuntimeDep, session: 
 
 
 @router.post("/api/model-gallery/upload", response_model=UploadModelOut, summary="Upload a custom model")
-def gallery_upload(user: CurrentUser, uploads: Uploads,
+def gallery_upload(user: CurrentUser, uploads: Uploads, runtime: RuntimeDep,
                    model_file: Annotated[UploadFile, File(description="skops, ONNX, LightGBM or XGBoost (pickle "
                                                                       "only while an admin allows it)")],
                    metadata: Annotated[str, Form(description='JSON: {"name", "version", "description", '
                                                               '"activate", "signature": [{"name", "type"}]}')]):
     """The same registry, formats and checks as the model-registry contract's `/upload_model`: the model
     becomes the caller's own (predict it with `POST /api/predict/{name}` and `{"data": [rows]}`)."""
+    limit_user(runtime, user, "uploads")
     try:
         meta = GalleryUploadMeta.model_validate(json.loads(metadata))
     except ValueError as exc:  # json.JSONDecodeError and pydantic's ValidationError are both ValueErrors
