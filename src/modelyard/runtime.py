@@ -124,6 +124,8 @@ def model_loaders() -> dict[str, Any]:
 
 def job_handlers(runtime: Runtime) -> dict[str, Handler]:
     """Job kind -> handler, with the domain services each one needs bound here."""
+    from modelyard.gallery.batches import JOB_KIND as PLATFORM_CSV
+    from modelyard.gallery.batches import score_csv_job
     from modelyard.jobs.diagnostics import diagnostics
     from modelyard.labeling.qc import JOB_KIND as QC
     from modelyard.labeling.tasks import quality_control
@@ -137,6 +139,7 @@ def job_handlers(runtime: Runtime) -> dict[str, Handler]:
         "scoring.part": partial(score_part, predictions=runtime.predictions),
         "scoring.retrain": partial(retrain, predictions=runtime.predictions),
         QC: quality_control,
+        PLATFORM_CSV: lambda ctx: score_csv_job(ctx, gallery=runtime.gallery, pipeline=runtime.predictions),
     }
     for name in runtime.settings.job_modules:  # extra kinds (tests, extensions): each module's HANDLERS table
         handlers.update(importlib.import_module(name).HANDLERS)

@@ -232,3 +232,38 @@ def test_the_contracts_per_user_prediction_and_upload_limits_and_per_address_sig
     signups = [client.post("/api/auth/register", json={"username": f"sign{i}", "email": f"sign{i}@example.com",
                                                        "password": "secret-pw"}).status_code for i in range(3)]
     assert signups == [201, 201, 429]
+
+
+def test_a_large_csv_is_scored_by_a_job_whose_results_are_downloaded(client, app, gallery, accounts):
+    import csv as csvlib
+    import io
+    import json
+
+    app.state.runtime.settings.max_csv_batch_rows = 2
+    user, other, admin = accounts["user"], accounts["other"], accounts["admin"]
+    text = ("company_size,budget,industry_score\n51-200,150000,8.5\n11-50,75000,6.8\n1-10,lots,5\n"
+            "201-1000,90000,7\n")
+    before = credits(client, user.headers)
+    accepted = client.post("/api/upload/csv/lead-scoring", files={"file": ("big.csv", text, "text/csv")},
+                           headers=user.headers)
+    assert accepted.status_code == 202, accepted.text
+    body = accepted.json()
+    assert body["rows"] == 4 and body["status_url"] == f"/api/jobs/{body['job_id']}"
+    job = client.get(body["status_url"], headers=user.headers).json()
+    assert job["status"] == "completed", job
+    assert job["result"]["summary"]["processed_rows"] == 3 and job["result"]["credits_consumed"] == 3
+    assert job["result"]["data_quality"]["invalid_formats"] == 1
+    assert credits(client, user.headers) == before - 3
+    results = client.get(body["results_url"], headers=user.headers)
+    assert results.status_code == 200 and results.headers["content-type"].startswith("text/csv")
+    rows = list(csvlib.DictReader(io.StringIO(results.text)))
+    assert [r["status"] for r in rows] == ["success", "success", "failed", "success"]
+    assert json.loads(rows[0]["prediction"])["quality"] in ("Cold", "Warm", "Hot")
+    assert rows[2]["error"].startswith("INVALID_INPUT")
+    assert client.get(body["results_url"], headers=other.headers).status_code == 404
+
+    assert client.post(f"/admin/users/{user.id}/credits", json={"credits": 2 - credits(client, user.headers)},
+                       headers=admin.headers).status_code == 200
+    broke = client.post("/api/upload/csv/lead-scoring", files={"file": ("big.csv", text, "text/csv")},
+                        headers=user.headers)
+    assert broke.status_code == 402 and broke.json()["details"] == {"required": 4, "remaining": 2}

@@ -13,21 +13,23 @@ import io
 import json
 
 from fastapi import APIRouter, Body, Depends, File, Form, UploadFile
+from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from modelyard.api.csv_scoring import UPLOAD_BODY, sent_csv
-from modelyard.api.deps import AdminUser, CurrentUser, RuntimeDep, SessionDep, current_user, limit_user
+from modelyard.api.deps import AdminUser, CurrentUser, JobsDep, RuntimeDep, SessionDep, current_user, limit_user
 from modelyard.api.model_registry import UploadModelOut, Uploads
 from modelyard.api.serving import JSONBody, OrjsonRoute
 from modelyard.auth.models import User
 from modelyard.data.csvio import CsvDialect, read_frame
 from modelyard.data.service import DataService
-from modelyard.errors import BadRequest, PayloadTooLarge, Unprocessable
+from modelyard.auth.credits import CreditService, InsufficientCredits
+from modelyard.errors import BadRequest, Conflict, NotFound, PayloadTooLarge, Unprocessable
 from modelyard.registry.uploads import Upload
 from modelyard.gallery import batches, catalog
 from modelyard.gallery.schemas import (
-    ActivatedOut, BatchIn, BatchOut, BuiltinOut, CsvBatchOut, GalleryListOut, GalleryModelOut, GalleryUploadMeta,
+    ActivatedOut, BatchIn, BatchOut, BuiltinOut, CsvBatchOut, CsvJobOut, GalleryListOut, GalleryModelOut, GalleryUploadMeta,
     RetrainedOut,
 )
 from modelyard.runtime import Runtime
@@ -110,10 +112,13 @@ async def enterprise_batch(body: BatchIn, user: CurrentUser, runtime: RuntimeDep
 
 
 @router.post("/api/upload/csv/{model_name}", response_model=CsvBatchOut, openapi_extra=UPLOAD_BODY,
+             responses={202: {"model": CsvJobOut, "description": "a large file: scored by a job"}},
              summary="Score a CSV with a built-in model, row by row")
-def csv_batch(model_name: str, user: CurrentUser, runtime: RuntimeDep, session: SessionDep,
+def csv_batch(model_name: str, user: CurrentUser, runtime: RuntimeDep, session: SessionDep, jobs: JobsDep,
               file: Annotated[UploadFile | None, Depends(sent_csv)]):
-    """`lead-scoring`, `churn-prediction`, `sales-forecast` (the contract's paths) or any built-in's name."""
+    """`lead-scoring`, `churn-prediction`, `sales-forecast` (the contract's paths) or any built-in's name.
+    Up to MODELYARD_MAX_CSV_BATCH_ROWS rows are answered at once; a larger file is scored by a job (202)
+    whose results are downloaded from `results_url` when it has completed."""
     decl = catalog.lookup(model_name)
     if file is None:
         raise BadRequest("no file received: send the CSV as multipart/form-data in the form field 'file'")
@@ -122,12 +127,33 @@ def csv_batch(model_name: str, user: CurrentUser, runtime: RuntimeDep, session: 
     dataset = DataService(session, runtime.blobs, max_bytes=settings.max_csv_batch_bytes).upload(
         user, file.filename, file.file, purpose="platform")
     if dataset.rows > settings.max_csv_batch_rows:
-        raise PayloadTooLarge(f"{dataset.rows:,} rows; this route answers at most {settings.max_csv_batch_rows:,} "
-                              "at once (MODELYARD_MAX_CSV_BATCH_ROWS)")
+        needed, remaining = dataset.rows * decl.credits, CreditService(session).balance(user.id)
+        if needed > remaining:
+            raise InsufficientCredits(f"{dataset.rows:,} rows cost up to {needed:,} credits and {remaining:,} remain",
+                                      details={"required": needed, "remaining": remaining})
+        job = jobs.submit(batches.JOB_KIND, owner=user, params={"model": decl.name, "file_id": dataset.id})
+        return JSONBody(CsvJobOut(message="File accepted: it is scored by a job", job_id=job.id, status=job.status,
+                                  status_url=f"/api/jobs/{job.id}", results_url=f"/api/upload/csv/results/{job.id}",
+                                  file_id=dataset.id, rows=dataset.rows, model=decl.name).model_dump(),
+                        status_code=202)
     frame = read_frame(runtime.blobs.open(dataset.blob_key), CsvDialect(dataset.encoding, dataset.delimiter))
     frame = frame.astype(object).where(frame.notna(), None).map(lambda v: None if v is None else str(v))
     return JSONBody(batches.score_csv(runtime.gallery, runtime.predictions, decl, frame, viewer=user,
                                       file_id=dataset.id))
+
+
+@router.get("/api/upload/csv/results/{job_id}", response_class=StreamingResponse,
+            responses={200: {"content": {"text/csv": {}}, "description": "row, status, prediction (JSON), error"}})
+def csv_batch_results(job_id: str, user: CurrentUser, jobs: JobsDep, runtime: RuntimeDep):
+    """The results of a CSV scored by a job (its owner or an admin); 409 until the job has completed."""
+    job = jobs.get(job_id, viewer=user)
+    if job.kind != batches.JOB_KIND:
+        raise NotFound("csv batch job", job_id)
+    if job.status != "completed":
+        raise Conflict(f"job {job_id} is {job.status.replace('_', ' ')}" + (f": {job.error}" if job.error else ""))
+    key = job.result["results_key"]
+    return StreamingResponse(runtime.blobs.open(key), media_type="text/csv",
+                             headers={"Content-Disposition": f'attachment; filename="{job_id}-results.csv"'})
 
 
 @router.post("/api/model-gallery/upload", response_model=UploadModelOut, summary="Upload a custom model")

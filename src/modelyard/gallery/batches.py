@@ -17,12 +17,13 @@ import numpy as np
 import pandas as pd
 
 from modelyard.auth.models import User
-from modelyard.errors import AppError
+from modelyard.errors import AppError, NotFound
 from modelyard.gallery import catalog
 from modelyard.gallery.declarations import Declaration
 
 if TYPE_CHECKING:
     from modelyard.gallery.service import GalleryService
+    from modelyard.jobs.context import JobContext
     from modelyard.serving.pipeline import PredictionPipeline
 
 OUTLIER_IQR = 3.0  # Tukey's "far out": beyond Q1 - 3·IQR or Q3 + 3·IQR of the file's own column
@@ -146,3 +147,80 @@ def score_csv(gallery: "GalleryService", pipeline: "PredictionPipeline", decl: D
                         "success_rate": round(100 * processed / max(1, len(results)), 2),
                         "processing_time": round(time.perf_counter() - started, 4)},
             "data_quality": quality, "credits_consumed": cost, "file_id": file_id}
+
+
+JOB_KIND = "platform.csv"
+JOB_CHUNK_ROWS = 5_000
+
+
+def results_key(owner_id: int, job_id: str) -> str:
+    return f"results/{owner_id}/{job_id}-platform.csv"
+
+
+def _merge_quality(total: dict[str, Any], part: dict[str, Any], cells: int) -> None:
+    for key in ("missing_values", "invalid_formats", "outliers"):
+        total[key] = total.get(key, 0) + part[key]
+    total["cells"] = total.get("cells", 0) + cells
+    total.setdefault("rule", part["rule"] + " (per chunk of 5,000 rows)")
+    total.setdefault("columns_used", part["columns_used"])
+    total.setdefault("columns_ignored", part["columns_ignored"])
+
+
+def score_csv_job(ctx: "JobContext", *, gallery: "GalleryService", pipeline: "PredictionPipeline") -> dict[str, Any]:
+    """A CSV too large to answer at once: rows in chunks through the built-in model, each chunk charged
+    before its results are written; the results file has one line per row (row, status, prediction as
+    JSON, error). When credits run out the job fails, saying after how many rows, and keeps nothing."""
+    import csv
+    import io
+    import json
+
+    from modelyard.data.csvio import CsvDialect, iter_frames
+    from modelyard.data.models import Dataset
+
+    decl = catalog.lookup(ctx.params["model"])
+    with ctx.db.session() as session:
+        viewer = session.get(User, ctx.owner_id)
+        dataset = session.get(Dataset, ctx.params["file_id"])
+        if viewer is None or dataset is None:
+            raise NotFound("upload", ctx.params["file_id"])
+        session.expunge(viewer)
+        source, dialect, total = dataset.blob_key, CsvDialect(dataset.encoding, dataset.delimiter), max(1, dataset.rows)
+    started = time.perf_counter()
+    counts = {"rows": 0, "processed": 0, "credits": 0}
+    quality: dict[str, Any] = {}
+
+    def lines():
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(["row", "status", "prediction", "error"])
+        for frame in iter_frames(ctx.blobs.open(source), dialect, chunk_rows=JOB_CHUNK_ROWS, dtype=str):
+            frame = frame.astype(object).where(frame.notna(), None)
+            records, part = records_of(decl, frame)
+            _merge_quality(quality, part, len(frame) * len(part["columns_used"]))
+            answers = gallery.predict_many(decl.name, records, viewer=viewer)
+            processed = sum(not isinstance(a, AppError) for a in answers)
+            pipeline.charge(viewer, processed * decl.credits, model=f"csv:{decl.name}")
+            for answer in answers:
+                counts["rows"] += 1
+                if isinstance(answer, AppError):
+                    writer.writerow([counts["rows"], "failed", "", f"{answer.code}: {answer.message}"])
+                else:
+                    writer.writerow([counts["rows"], "success", json.dumps(answer["prediction"]), ""])
+            counts["processed"] += processed
+            counts["credits"] += processed * decl.credits
+            yield out.getvalue().encode()
+            out.seek(0)
+            out.truncate()
+            ctx.progress(min(99.0, 100 * counts["rows"] / total), f"Scored {counts['rows']:,} of {total:,} rows")
+
+    key = results_key(ctx.owner_id, ctx.job_id)
+    info = ctx.blobs.put(key, lines(), content_type="text/csv")
+    cells = max(1, quality.pop("cells", 0))
+    quality["quality_score"] = round(100 * (1 - (quality.get("missing_values", 0) + quality.get("invalid_formats", 0)
+                                                  + quality.get("outliers", 0)) / cells), 1)
+    rows, processed = counts["rows"], counts["processed"]
+    return {"model": decl.name, "results_key": key, "size": info.size, "file_id": ctx.params["file_id"],
+            "summary": {"total_rows": rows, "processed_rows": processed, "failed_rows": rows - processed,
+                        "success_rate": round(100 * processed / max(1, rows), 2),
+                        "processing_time": round(time.perf_counter() - started, 4)},
+            "data_quality": quality, "credits_consumed": counts["credits"]}

@@ -109,3 +109,14 @@ class GalleryUploadMeta(BaseModel):
     description: str | None = Field(None, max_length=5000)
     activate: bool = False
     signature: list[SignatureField] | None = Field(None, max_length=10_000)
+
+
+class CsvJobOut(BaseModel):
+    message: str
+    job_id: str
+    status: str
+    status_url: str = Field(description="GET it for progress; its result holds summary, data_quality, credits")
+    results_url: str = Field(description="GET it for the results CSV once the job has completed")
+    file_id: str
+    rows: int
+    model: str
