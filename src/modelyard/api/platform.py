@@ -6,11 +6,10 @@ step), and answered in the contract's shape with `processing_time` and `credits_
 """
 from __future__ import annotations
 
-import time
-from typing import Annotated, Any
-
 import io
 import json
+import time
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, File, Form, UploadFile
 from fastapi.responses import StreamingResponse
@@ -21,17 +20,17 @@ from modelyard.api.csv_scoring import UPLOAD_BODY, sent_csv
 from modelyard.api.deps import AdminUser, CurrentUser, JobsDep, RuntimeDep, SessionDep, current_user, limit_user
 from modelyard.api.model_registry import UploadModelOut, Uploads
 from modelyard.api.serving import JSONBody, OrjsonRoute
+from modelyard.auth.credits import CreditService, InsufficientCredits
 from modelyard.auth.models import User
 from modelyard.data.csvio import CsvDialect, read_frame
 from modelyard.data.service import DataService
-from modelyard.auth.credits import CreditService, InsufficientCredits
 from modelyard.errors import BadRequest, Conflict, NotFound, PayloadTooLarge, Unprocessable
-from modelyard.registry.uploads import Upload
 from modelyard.gallery import batches, catalog
 from modelyard.gallery.schemas import (
-    ActivatedOut, BatchIn, BatchOut, BuiltinOut, CsvBatchOut, CsvJobOut, GalleryListOut, GalleryModelOut, GalleryUploadMeta,
-    RetrainedOut,
+    ActivatedOut, BatchIn, BatchOut, BuiltinOut, CsvBatchOut, CsvJobOut, GalleryListOut, GalleryModelOut,
+    GalleryUploadMeta, RetrainedOut,
 )
+from modelyard.registry.uploads import Upload
 from modelyard.runtime import Runtime
 
 router = APIRouter(tags=["prediction-platform"], dependencies=[Depends(current_user)], route_class=OrjsonRoute)
@@ -62,7 +61,8 @@ def run_builtin(runtime: Runtime, name: str, record: Any, *, viewer: User) -> di
     return out
 
 
-@router.post("/api/industry/{industry}/{name}", response_model=BuiltinOut, summary="Predict with a built-in industry model")
+@router.post("/api/industry/{industry}/{name}", response_model=BuiltinOut,
+             summary="Predict with a built-in industry model")
 async def industry_predict(industry: str, name: str, record: Record, user: CurrentUser, runtime: RuntimeDep):
     decl = catalog.industry(industry, name)
     return JSONBody(await run_in_threadpool(run_builtin, runtime, decl.name, record, viewer=user))
@@ -72,18 +72,21 @@ class ActivateIn(BaseModel):
     version: str = Field(min_length=1, max_length=20, description='"v2.0", "v2" or "2"')
 
 
-@router.get("/api/model-gallery/models", response_model=GalleryListOut, summary="Every built-in model with its metadata")
+@router.get("/api/model-gallery/models", response_model=GalleryListOut,
+            summary="Every built-in model with its metadata")
 def gallery_models(runtime: RuntimeDep):
     models = runtime.gallery.catalog()
     return {"models": models, "total": len(models), "active": sum(m["status"] == "active" for m in models)}
 
 
-@router.get("/api/model-gallery/models/{model_name}", response_model=GalleryModelOut, summary="One built-in model: inputs, metrics, versions")
+@router.get("/api/model-gallery/models/{model_name}", response_model=GalleryModelOut,
+            summary="One built-in model: inputs, metrics, versions")
 def gallery_model(model_name: str, runtime: RuntimeDep):
     return runtime.gallery.describe(model_name)
 
 
-@router.post("/api/model-gallery/models/{model_name}/activate", response_model=ActivatedOut, summary="Make a version the one that serves (admin)")
+@router.post("/api/model-gallery/models/{model_name}/activate", response_model=ActivatedOut,
+             summary="Make a version the one that serves (admin)")
 def gallery_activate(model_name: str, body: ActivateIn, admin: AdminUser, runtime: RuntimeDep):
     return runtime.gallery.activate(model_name, body.version, actor=admin)
 
@@ -171,8 +174,8 @@ def gallery_upload(user: CurrentUser, uploads: Uploads, runtime: RuntimeDep,
         detail = exc.errors(include_url=False) if isinstance(exc, ValidationError) else str(exc)
         raise Unprocessable("metadata must be a JSON object: name (required), version, description, activate, "
                             "signature", details={"errors": detail}) from None
-    artifacts = [Upload("signature.json", io.BytesIO(json.dumps({"inputs": [f.model_dump() for f in meta.signature]}).encode()))] \
-        if meta.signature else []
+    signature = {"inputs": [f.model_dump() for f in meta.signature or []]}
+    artifacts = [Upload("signature.json", io.BytesIO(json.dumps(signature).encode()))] if meta.signature else []
     result = uploads.upload(user, name=meta.name, label=meta.version, description=meta.description,
                             deploy=meta.activate, feature_table=None,
                             model_file=Upload(model_file.filename, model_file.file), artifacts=artifacts)
