@@ -12,6 +12,17 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 PLACEHOLDER_SECRETS = {"changeme", "change-me", "secret", "changethis", "please-change"}
 
 
+def _rate(rule: str, where: str = "") -> str:
+    """`rule` when the `limits` library reads it as a rate ("1000/hour"); ValueError naming it otherwise."""
+    from limits import parse
+
+    try:
+        parse(rule)
+    except ValueError:
+        raise ValueError(f"{where}{rule!r} is not a rate limit like '1000/hour'") from None
+    return rule
+
+
 class Plan(BaseModel):
     """A plan: the credits a new account on it starts with, and its request limits (None: the global
     MODELYARD_RATE_LIMIT_API_KEY / MODELYARD_RATE_LIMIT_TOKEN, the contract's table)."""
@@ -111,26 +122,15 @@ class Settings(BaseSettings):
                      "rate_limit_address")
     @classmethod
     def _is_a_rate(cls, rule: str) -> str:
-        from limits import parse
-
-        try:
-            parse(rule)
-        except ValueError:
-            raise ValueError(f"{rule!r} is not a rate limit like '1000/hour'") from None
-        return rule
+        return _rate(rule)
 
     @model_validator(mode="after")
     def _plans_are_usable(self) -> "Settings":
-        from limits import parse
-
         if self.default_plan not in self.plans:
             raise ValueError(f"default_plan {self.default_plan!r} is not one of the plans ({', '.join(self.plans)})")
         for name, plan in self.plans.items():
             for rule in filter(None, (plan.api_key, plan.token, plan.predictions, plan.uploads)):
-                try:
-                    parse(rule)
-                except ValueError:
-                    raise ValueError(f"plan {name!r}: {rule!r} is not a rate limit like '1000/hour'") from None
+                _rate(rule, f"plan {name!r}: ")
         return self
 
     @model_validator(mode="after")

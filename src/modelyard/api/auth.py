@@ -7,14 +7,14 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, status
 
-from modelyard.api.deps import AuthDep, CurrentUser, RuntimeDep, SessionDep, current_user
+from modelyard.api.deps import AuthDep, CurrentUser, RuntimeDep, SessionDep, count_or_refuse, current_user
 from modelyard.auth.credits import CreditService
 from modelyard.auth.schemas import (
     CSV_SCORING_ROLES, LABELING_ROLES, CsvLoginOut, KeyCreate, KeyOut, LoginIn, LoginOut, NewKeyOut,
     RateLimitOut, RegisterIn, RegisterOut, UserOut, ValidateOut,
 )
 from modelyard.auth.service import Login
-from modelyard.errors import InvalidJson, TooManyRequests, Unprocessable
+from modelyard.errors import InvalidJson, Unprocessable
 
 public = APIRouter(tags=["auth"])
 private = APIRouter(tags=["auth"], dependencies=[Depends(current_user)])
@@ -80,12 +80,8 @@ def login_platform(request: Request, body: LoginIn, auth: AuthDep):
 def register(request: Request, body: RegisterIn, auth: AuthDep, runtime: RuntimeDep):
     """A new account on the default plan with its first API key (shown once); sign-ups per client address
     are limited (MODELYARD_RATE_LIMIT_ADDRESS, the contract's per-IP row)."""
-    rule = runtime.settings.rate_limit_address
-    allowed, stats = runtime.limiter.count(rule, "register", "address", _address(request) or "unknown")
-    if not allowed:
-        raise TooManyRequests(f"too many sign-ups from this address ({rule}); try again in {stats.retry_after} s",
-                              headers={"X-RateLimit-Limit": str(stats.limit), "X-RateLimit-Remaining": "0",
-                                       "X-RateLimit-Reset": str(stats.reset), "Retry-After": str(stats.retry_after)})
+    count_or_refuse(runtime, runtime.settings.rate_limit_address, "register", "address",
+                    _address(request) or "unknown", what="the sign-up limit of this address")
     new = auth.register(body.username, body.password, email=body.email)
     return RegisterOut(message="User registered successfully", user_id=new.key.user_id,
                        username=body.username, api_key=new.full)

@@ -102,11 +102,22 @@ def limit_user(runtime: Runtime, user: User, kind: str, *, cost: int = 1) -> Non
     """Count `cost` against the user's `kind` limit (the prediction platform's per-user rows of its table);
     429 RATE_LIMIT_EXCEEDED with that limit's headers and Retry-After when it is spent."""
     rule = plan_limit(runtime.settings, user.plan, kind)
-    allowed, stats = runtime.limiter.count(rule, kind, "user", str(user.id), cost=cost)
+    count_or_refuse(runtime, rule, kind, "user", str(user.id), cost=cost, what=f"{kind} limit of your plan")
+
+
+def limit_headers(stats: WindowStats) -> dict[str, str]:
+    return {"X-RateLimit-Limit": str(stats.limit), "X-RateLimit-Remaining": str(stats.remaining),
+            "X-RateLimit-Reset": str(stats.reset)}
+
+
+def count_or_refuse(runtime: Runtime, rule: str, *keys: str, cost: int = 1, what: str) -> WindowStats:
+    """Count against `rule` under `keys`; 429 RATE_LIMIT_EXCEEDED naming `what`, with that limit's headers
+    and Retry-After, when it is spent."""
+    allowed, stats = runtime.limiter.count(rule, *keys, cost=cost)
     if not allowed:
-        raise TooManyRequests(f"{kind} limit of your plan ({rule}) is spent; try again in {stats.retry_after} s",
-                              headers={"X-RateLimit-Limit": str(stats.limit), "X-RateLimit-Remaining": "0",
-                                       "X-RateLimit-Reset": str(stats.reset), "Retry-After": str(stats.retry_after)})
+        raise TooManyRequests(f"{what} ({rule}) is spent; try again in {stats.retry_after} s",
+                              headers={**limit_headers(stats), "Retry-After": str(stats.retry_after)})
+    return stats
 
 
 def admit(runtime: Runtime, token: str, *, cached_only: bool = False) -> tuple[Identity, WindowStats, bool] | None:
@@ -139,8 +150,7 @@ async def current_user(request: Request) -> User:
         admitted = await run_in_threadpool(admit, runtime, token)
     identity, stats, allowed = admitted
     request.state.user = identity.user
-    headers = {"X-RateLimit-Limit": str(stats.limit), "X-RateLimit-Remaining": str(stats.remaining),
-               "X-RateLimit-Reset": str(stats.reset)}
+    headers = limit_headers(stats)
     request.state.rate_limit = stats
     request.scope.setdefault("state", {})["extra_headers"] = headers
     if not allowed:

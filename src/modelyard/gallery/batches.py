@@ -87,6 +87,12 @@ def _number(text: str) -> float | None:
     return value if math.isfinite(value) else None
 
 
+def _summary(rows: int, processed: int, started: float) -> dict[str, Any]:
+    return {"total_rows": rows, "processed_rows": processed, "failed_rows": rows - processed,
+            "success_rate": round(100 * processed / max(1, rows), 2),
+            "processing_time": round(time.perf_counter() - started, 4)}
+
+
 def records_of(decl: Declaration, frame: pd.DataFrame) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """A CSV's rows (text cells) as requests to `decl`, and the file's data quality.
 
@@ -143,9 +149,7 @@ def score_csv(gallery: "GalleryService", pipeline: "PredictionPipeline", decl: D
     cost = processed * decl.credits
     pipeline.charge(viewer, cost, model=f"csv:{decl.name}")
     return {"message": "File processed successfully", "model": decl.name, "results": results,
-            "summary": {"total_rows": len(results), "processed_rows": processed, "failed_rows": len(results) - processed,
-                        "success_rate": round(100 * processed / max(1, len(results)), 2),
-                        "processing_time": round(time.perf_counter() - started, 4)},
+            "summary": _summary(len(results), processed, started),
             "data_quality": quality, "credits_consumed": cost, "file_id": file_id}
 
 
@@ -220,7 +224,5 @@ def score_csv_job(ctx: "JobContext", *, gallery: "GalleryService", pipeline: "Pr
                                                   + quality.get("outliers", 0)) / cells), 1)
     rows, processed = counts["rows"], counts["processed"]
     return {"model": decl.name, "results_key": key, "size": info.size, "file_id": ctx.params["file_id"],
-            "summary": {"total_rows": rows, "processed_rows": processed, "failed_rows": rows - processed,
-                        "success_rate": round(100 * processed / max(1, rows), 2),
-                        "processing_time": round(time.perf_counter() - started, 4)},
+            "summary": _summary(rows, processed, started),
             "data_quality": quality, "credits_consumed": counts["credits"]}
