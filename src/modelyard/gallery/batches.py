@@ -60,7 +60,7 @@ def run_batch(gallery: "GalleryService", pipeline: "PredictionPipeline", items: 
                                   "error": _error(answer), "processing_time": round(each, 6)}
             else:
                 cost += decl.credits
-                results[index] = {"index": index, "model": answer["model"], "prediction": answer["prediction"],
+                results[index] = {"index": index, "model": items[index]["model"], "prediction": answer["prediction"],
                                   "processing_time": round(each, 6), "status": "success"}
     pipeline.charge(viewer.id, cost, detail="batch")
     total = time.perf_counter() - started
