@@ -75,6 +75,8 @@ class Settings(BaseSettings):
     max_predict_rows: int = Field(default=10_000, ge=1)  # rows per online predict request
     prediction_cache_seconds: int = Field(default=300, ge=0)  # identical built-in calls answered from cache; 0: off
     prediction_cache_entries: int = Field(default=10_000, ge=1)  # per process, when not in Redis
+    prediction_log_days: int = Field(default=90, ge=1)  # prediction log entries older than this are deleted hourly
+    prediction_log_flush_seconds: float = Field(default=1.0, gt=0, le=60)  # how often buffered entries are written
     max_batch_requests: int = Field(default=1000, ge=1)  # items per /api/enterprise/batch/predict
     max_csv_batch_bytes: int = Field(default=16 * 1024 * 1024, ge=1024)  # /api/upload/csv/{model} (contract: 16MB)
     max_csv_batch_rows: int = Field(default=10_000, ge=1)  # rows per /api/upload/csv/{model}, answered at once

@@ -19,6 +19,7 @@ from modelyard.jobs.context import Handler, JobResources
 from modelyard.jobs.periodic import PeriodicTask
 from modelyard.jobs.queue import JobQueue
 from modelyard.ops.activity import PredictionTally
+from modelyard.ops.predlog import PredictionLog
 from modelyard.ratelimit import Limiter
 from modelyard.serving.cache import PredictionCache
 from modelyard.serving.loader import ModelCache
@@ -50,9 +51,11 @@ class Runtime:
         self.models = ModelCache(self.blobs, model_loaders(), max_bytes=settings.model_cache_bytes,
                                  sample=self._check_sample, on_report=self._keep_report)
         self.tally = PredictionTally(self.db)
+        self.prediction_log = PredictionLog(self.db, interval=settings.prediction_log_flush_seconds,
+                                            keep_days=settings.prediction_log_days)
         self.predictions = PredictionPipeline(self.db, self.models, self.tally, self.invalidation,
                                               max_rows=settings.max_predict_rows, allow_pickle=self._pickle_allowed,
-                                              limits=self.limits,
+                                              limits=self.limits, log=self.prediction_log,
                                               cache=PredictionCache(settings.redis_url, namespace=settings.queue_name,
                                                                     seconds=settings.prediction_cache_seconds,
                                                                     entries=settings.prediction_cache_entries))
@@ -68,11 +71,13 @@ class Runtime:
         return GalleryService(self.db, self.blobs, self.predictions, self.invalidation, home=self.settings.home_dir)
 
     def start(self) -> None:
-        """Background work of every process: the activity tally's flushes."""
+        """Background work of every process: the activity tally's and the prediction log's flushes."""
         self.tally.start()
+        self.prediction_log.start()
 
     def close(self) -> None:
         self.tally.stop()
+        self.prediction_log.stop()
         self.db.dispose()
 
     # Small pieces the serving path needs from the stores ------------------------------------------
@@ -153,4 +158,5 @@ def periodic_tasks(runtime: Runtime) -> list[PeriodicTask]:
     """Work every worker does on a timer (the stale-job reaper is the worker's own)."""
     from modelyard.data.retention import cleanup
 
-    return [PeriodicTask("retention", RETENTION_EVERY, partial(cleanup, runtime.db, runtime.blobs), first_after=60.0)]
+    return [PeriodicTask("retention", RETENTION_EVERY, partial(cleanup, runtime.db, runtime.blobs), first_after=60.0),
+            PeriodicTask("prediction-log-retention", RETENTION_EVERY, runtime.prediction_log.prune, first_after=90.0)]

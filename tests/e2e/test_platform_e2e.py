@@ -72,3 +72,16 @@ def test_two_scaled_api_hosts_share_one_rate_limit_and_one_credit_balance(launch
         admin = bearer(login(client, "admin", ADMIN_PASSWORD))
         users = client.get("/admin/users", headers=admin).json()
     assert next(u["credits_remaining"] for u in users if u["user_id"] == user_id) == 100 - 29
+
+
+def test_two_scaled_api_hosts_share_one_predictions_limit(launch: Launcher, scaled_env):
+    limits = {"rate_limit_predictions": "20/hour"}  # per user, every prediction call, counted in the shared Redis
+    first = launch.serve(scaled_env("first", **limits), name="first")
+    second = launch.serve(scaled_env("second", **limits), name="second")
+    key, _ = registered_with(first, 100)
+    answers = fifty_calls([first.url, second.url], key)
+    assert sorted(r.status_code for r in answers) == [200] * 20 + [429] * 30
+    refused = next(r for r in answers if r.status_code == 429)
+    assert "predictions limit of your plan (20/hour)" in refused.json()["message"]
+    assert refused.headers["X-RateLimit-Limit"] == "20" and int(refused.headers["Retry-After"]) > 0
+    assert remaining(second.url, key) == 100 - 20, "refused calls charge nothing"

@@ -36,6 +36,7 @@ from modelyard.gallery.ownership import system_account, training_lock
 from modelyard.gallery.schema import Checked, InvalidInput, check
 from modelyard.gallery.training import Trained, fit, model_row
 from modelyard.invalidation import REGISTRY
+from modelyard.ops.predlog import digest
 from modelyard.registry.models import ModelVersion, RegisteredModel
 from modelyard.serving.versions import VersionRef
 
@@ -186,13 +187,16 @@ class GalleryService:
             started = time.perf_counter()
             for index, checked in valid:
                 answers[index] = text.respond(decl, checked.values)
-            if valid:  # the pipeline's record step (metrics, activity) counts text models too
+            if valid:  # the pipeline's record step (metrics, activity, the log) counts text models too
+                confidence, summary = digest(answers[valid[0][0]])
                 self._pipeline.record(
                     text.version_ref(decl.name),
                     user_id=viewer.id,
                     username=viewer.username,
                     rows=len(valid),
                     seconds=time.perf_counter() - started,
+                    confidence=confidence,
+                    summary=summary,
                 )
             return answers
         if valid:

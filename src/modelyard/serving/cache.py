@@ -29,6 +29,7 @@ class PredictionCache:
     def __init__(self, redis_url: str = "", *, namespace: str = "modelyard", seconds: int = 300,
                  entries: int = 10_000):
         self.seconds = seconds
+        self.max_size = entries if not redis_url and seconds > 0 else None  # Redis: its own memory policy
         self._prefix = f"{namespace}:predictions:"
         self._redis = None
         self._memory: TTLCache | None = None
@@ -85,6 +86,18 @@ class PredictionCache:
                     self._memory[key] = entry
         except Exception as exc:
             log.warning("prediction cache unreachable (%s); not cached", type(exc).__name__)
+
+    def size(self) -> int | None:
+        """How many answers are cached now (None when the cache cannot be reached)."""
+        try:
+            if self._redis is not None:
+                return sum(1 for _ in self._redis.scan_iter(match=self._prefix + "*", count=1000))
+            if self._memory is None:
+                return 0
+            with self._lock:
+                return len(self._memory)
+        except Exception:
+            return None
 
     def clear(self) -> int:
         """Drop every cached answer (admin); how many were dropped."""

@@ -54,16 +54,16 @@ def _finite(value: float) -> float | None:
     return value if value == value and value not in (float("inf"), float("-inf")) else None
 
 
-def _plain(value: Any) -> Any:
+def plain_value(value: Any) -> Any:
     return value.item() if isinstance(value, np.generic) else value
 
 
 def _relabeled(classes: list[Any] | None, estimator: Any, predicted: Any) -> np.ndarray:
     """Predicted labels of a classifier without probabilities, relabeled as its probabilities would be."""
     own = getattr(estimator, "classes_", None)
-    own = [_plain(c) for c in own] if own is not None else None
+    own = [plain_value(c) for c in own] if own is not None else None
     relabel = dict(zip(own, classes)) if own is not None and classes is not None and len(own) == len(classes) else {}
-    values = [relabel.get(_plain(v), _plain(v)) for v in np.asarray(predicted).reshape(-1)]
+    values = [relabel.get(plain_value(v), plain_value(v)) for v in np.asarray(predicted).reshape(-1)]
     out = np.empty(len(values), dtype=object)
     out[:] = values
     return out

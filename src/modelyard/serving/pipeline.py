@@ -5,7 +5,7 @@
       -> model from the cache (its compiled predictor when that was found faithful)
       -> input checked and built from the signature
       -> predict
-      -> record (Prometheus metrics, the activity tally)
+      -> record (Prometheus metrics, the activity tally, the prediction log)
 
 A call from outside (``call``) wraps that in the prediction platform's rules, the same on every route:
 
@@ -30,9 +30,10 @@ from modelyard.auth.models import User
 from modelyard.errors import AppError, Conflict, Unprocessable
 from modelyard.invalidation import REGISTRY, Invalidation
 from modelyard.ops import metrics
+from modelyard.ops.predlog import confidence_of, digest, summary_of
 from modelyard.serving.cache import PredictionCache
 from modelyard.serving.inputs import check_rows
-from modelyard.serving.outputs import Outputs
+from modelyard.serving.outputs import Outputs, plain_value
 from modelyard.serving.versions import VersionRef
 
 if TYPE_CHECKING:
@@ -41,6 +42,7 @@ if TYPE_CHECKING:
     from modelyard.auth.limits import UserLimits
     from modelyard.db import Database
     from modelyard.ops.activity import PredictionTally
+    from modelyard.ops.predlog import PredictionLog
     from modelyard.serving.loader import LoadedModel, ModelCache
 
 log = logging.getLogger("modelyard.serving")
@@ -67,9 +69,10 @@ class Served:
 
 class PredictionPipeline:
     def __init__(self, db: "Database", models: "ModelCache", tally: "PredictionTally", invalidation: Invalidation,
-                 *, max_rows: int, allow_pickle: Callable[[], bool], limits: "UserLimits",
+                 *, max_rows: int, allow_pickle: Callable[[], bool], limits: "UserLimits", log: "PredictionLog",
                  cache: "PredictionCache | None" = None):
         self._db = db
+        self.log = log
         self.limits = limits
         self.cache = cache if cache is not None else PredictionCache(seconds=0)
         self._models = models
@@ -132,19 +135,27 @@ class PredictionPipeline:
         version was answered within MODELYARD_PREDICTION_CACHE_SECONDS, else by `answer()` (stored);
         then charged the version's price × `rows` (402 INSUFFICIENT_CREDITS, nothing taken, when too
         few credits remain; a model that fails to predict charges nothing)."""
-        self.limits.count(viewer, "predictions")
-        self.authorize(version, statuses=statuses)
         started = time.perf_counter()
-        found = self.cache.get(version.id, request)
-        if found is None:
-            result, cached_at = answer(), None
-            self.cache.put(version.id, request, result)
-        else:
-            (result, cached_at), seconds = found, time.perf_counter() - started
-            self.record(version, user_id=viewer.id, username=viewer.username, rows=rows, seconds=seconds)
-        credits = self.price(version) * rows
-        if credits:
-            self.charge(viewer.id, credits, detail=version.name)
+        try:
+            self.limits.count(viewer, "predictions")
+            self.authorize(version, statuses=statuses)
+            found = self.cache.get(version.id, request)
+            if found is None:
+                result, cached_at = answer(), None
+                self.cache.put(version.id, request, result)
+            else:
+                result, cached_at = found
+                confidence, summary = digest(result)
+                self.record(version, user_id=viewer.id, username=viewer.username, rows=rows,
+                            seconds=time.perf_counter() - started, cached=True, confidence=confidence,
+                            summary=summary)
+            credits = self.price(version) * rows
+            if credits:
+                self.charge(viewer.id, credits, detail=version.name)
+        except AppError as exc:  # refused or failed calls are in the log too (error rates are computed from it)
+            self.log.add(user_id=viewer.id, model_name=version.name, version_id=version.id, version=version.number,
+                         rows=rows, seconds=time.perf_counter() - started, status="error", error_code=exc.code)
+            raise
         return Served(result, cached_at, credits)
 
     @staticmethod
@@ -175,7 +186,8 @@ class PredictionPipeline:
         started = time.perf_counter()
         outputs = self._guarded(version, lambda: model.predictor.predict_rows(rows))
         seconds = time.perf_counter() - started
-        self.record(version, user_id=viewer.id, username=viewer.username, rows=len(rows), seconds=seconds)
+        self.record(version, user_id=viewer.id, username=viewer.username, rows=len(rows), seconds=seconds,
+                    outputs=outputs)
         return Prediction(version, outputs, ignored, seconds)
 
     def predict_frame(self, version: VersionRef, frame: "pd.DataFrame", *, user_id: int, username: str,
@@ -185,7 +197,7 @@ class PredictionPipeline:
         started = time.perf_counter()
         outputs = self._guarded(version, lambda: model.predictor.predict_frame(frame))
         self.record(version, user_id=user_id, username=username, rows=len(frame),
-                    seconds=time.perf_counter() - started)
+                    seconds=time.perf_counter() - started, outputs=outputs)
         return outputs
 
     def authorize(self, version: VersionRef, *, statuses: frozenset[str] = SERVING) -> None:
@@ -201,9 +213,16 @@ class PredictionPipeline:
     def model(self, version: VersionRef) -> "LoadedModel":
         return self._models.get(version)
 
-    def record(self, version: VersionRef, *, user_id: int, username: str, rows: int, seconds: float) -> None:
+    def record(self, version: VersionRef, *, user_id: int, username: str, rows: int, seconds: float,
+               outputs: Outputs | None = None, cached: bool = False, confidence: float | None = None,
+               summary: str | None = None) -> None:
+        """A prediction made (or answered from the cache): metrics, the activity tally, the prediction log."""
         metrics.observe_prediction(version.name, version.label, seconds, rows)
         self._tally.add(user_id, username, version.id, version.name, rows)
+        if outputs is not None and len(outputs):
+            confidence, summary = confidence_of(outputs), summary_of(plain_value(outputs.predictions[0]))
+        self.log.add(user_id=user_id, model_name=version.name, version_id=version.id, version=version.number,
+                     rows=rows, seconds=seconds, confidence=confidence, summary=summary, cached=cached)
 
     @staticmethod
     def _guarded(version: VersionRef, run: Callable[[], Outputs]) -> Outputs:

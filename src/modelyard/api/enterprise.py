@@ -1,0 +1,71 @@
+"""Prediction-platform contract, operations: usage analytics, export, model status, cache control.
+
+Thin adapters over ``ops/analytics.py``, which reads the prediction log. Each call first writes this
+process's buffered log entries, so a caller sees their own calls at once; other API processes write
+theirs within a second (MODELYARD_PREDICTION_LOG_FLUSH_SECONDS).
+"""
+from __future__ import annotations
+
+from typing import Annotated, Iterator, Literal
+
+from fastapi import APIRouter, Depends, Query
+from fastapi.responses import StreamingResponse
+
+from modelyard.api.deps import AdminUser, CurrentUser, RuntimeDep, SessionDep, current_user
+from modelyard.api.serving import JSONBody
+from modelyard.auth.models import User
+from modelyard.ops.analytics import Analytics
+from modelyard.runtime import Runtime
+
+router = APIRouter(tags=["prediction-platform"], dependencies=[Depends(current_user)])
+
+Days = Annotated[int, Query(ge=1, le=365, description="how many days back (at most 365)")]
+Model = Annotated[str | None, Query(max_length=200, description="only this model (its name)")]
+
+
+@router.get("/api/enterprise/analytics/usage", summary="Usage analytics from the prediction log")
+def usage(user: CurrentUser, runtime: RuntimeDep, session: SessionDep, days: Days = 7, model: Model = None,
+          granularity: Literal["hour", "day", "week"] = "day"):
+    """Calls, success rate, confidence and latency: in total, by model, by day, by hour of day, and as
+    trends in buckets of `granularity`. Admins see every user's calls, anyone else their own."""
+    runtime.prediction_log.flush()
+    return JSONBody(Analytics(session).usage(viewer=user, days=days, model=model, granularity=granularity))
+
+
+@router.get("/api/enterprise/status/models", summary="Each model's traffic, health and deployment")
+def model_status(user: CurrentUser, runtime: RuntimeDep, session: SessionDep, days: Days = 1):
+    """Per model over the last `days` (1: the last 24 hours): calls, confidence, latency, error rate,
+    health score and status, cache hit rate, deployed version and its training facts; a system summary
+    and an alert per model whose health is below 80."""
+    runtime.prediction_log.flush()
+    cache = runtime.predictions.cache
+    return JSONBody(Analytics(session).model_status(viewer=user, days=days, cache={
+        "size": cache.size(), "max_size": cache.max_size, "backend": "redis" if cache.remote else "memory"}))
+
+
+@router.get("/api/enterprise/export/predictions", response_class=StreamingResponse,
+            responses={200: {"content": {"text/csv": {}, "application/json": {}},
+                             "description": "the prediction log, streamed"}},
+            summary="Export the prediction log as CSV or JSON")
+def export(user: CurrentUser, runtime: RuntimeDep, format: Literal["csv", "json"] = "csv", days: Days = 30,
+           model: Model = None):
+    """Streamed as it is read (a year of calls is never held in memory); CSV text cells are neutralised
+    against formula injection. Admins export every user's calls, anyone else their own."""
+    runtime.prediction_log.flush()
+    media = "application/json" if format == "json" else "text/csv"
+    return StreamingResponse(_exported(runtime, user, days, model, format), media_type=media,
+                             headers={"Content-Disposition": f'attachment; filename="predictions.{format}"'})
+
+
+def _exported(runtime: Runtime, user: User, days: int, model: str | None, format: str) -> Iterator[bytes]:
+    with runtime.db.session() as session:  # the stream's own session: the request's closes before it runs
+        yield from Analytics(session).export(viewer=user, days=days, model=model, format=format)
+
+
+@router.post("/api/enterprise/admin/cache/clear", summary="Empty the prediction cache (admin)")
+def clear_cache(admin: AdminUser, runtime: RuntimeDep):
+    """Every cached prediction is dropped, in every process (Redis) or in this one (memory)."""
+    cache = runtime.predictions.cache
+    cleared = cache.clear()
+    return {"message": "Prediction cache cleared", "cleared": {"predictions": cleared},
+            "backend": "redis" if cache.remote else "memory"}

@@ -1,0 +1,109 @@
+"""The prediction log and what reads it: after a scripted mix of calls, every figure of usage analytics,
+model status and export matches what the test itself counted."""
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+import pytest
+
+from tests.api.test_model_registry import upload
+from tests.support.registry_models import customers, lightgbm_text
+
+ROW = {"spend": 120.5, "visits": 4, "tenure": 2.5}
+
+
+@pytest.fixture
+def scripted(client, accounts):
+    """The user's own model: 3 distinct calls (one of 2 rows), 1 repeat (a cache hit), 1 refused (422);
+    2 calls to the built-in sentiment model; the other user makes 1 call of their own."""
+    user = accounts["user"]
+    upload(client, user, lightgbm_text(customers(60)), name="mine", filename="model.txt", deployment="True")
+    calls = [{"data": [ROW]}, {"data": [{**ROW, "visits": 7}]}, {"data": [ROW, {**ROW, "spend": 3.0}]},
+             {"data": [ROW]}, {"data": [{"spend": "lots"}]}]
+    codes = [client.post("/api/predict/mine", json=body, headers=user.headers).status_code for body in calls]
+    assert codes == [200, 200, 200, 200, 422]
+    for text in ("What a lovely day", "This is terrible"):
+        assert client.post("/api/predict/sentiment", json={"text": text}, headers=user.headers).status_code == 200
+    other = accounts["other"]
+    assert client.post("/api/predict/sentiment", json={"text": "fine"}, headers=other.headers).status_code == 200
+    return user
+
+
+def test_usage_analytics_count_what_was_called(client, scripted, accounts):
+    body = client.get("/api/enterprise/analytics/usage", headers=scripted.headers).json()
+    summary = body["analytics"]["summary"]
+    assert (summary["total_predictions"], summary["rows_predicted"], summary["unique_models"]) == (7, 8, 2)
+    assert summary["success_rate"] == round(100 * 6 / 7, 2)
+    assert summary["cache_hit_rate"] == round(100 * 1 / 7, 2)
+    mine, sentiment = body["analytics"]["by_model"]["mine"], body["analytics"]["by_model"]["sentiment"]
+    assert (mine["count"], mine["rows"], mine["success_rate"]) == (5, 6, 80.0)
+    assert sentiment["count"] == 2 and sentiment["success_rate"] == 100.0
+    assert mine["avg_confidence"] is None and mine["avg_processing_time"] > 0, "a regressor has no confidence"
+    assert 0.5 <= sentiment["avg_confidence"] <= 1, "the sentiment model's own confidence, averaged"
+    assert sum(body["analytics"]["by_day"].values()) == 7 and len(body["analytics"]["by_day"]) == 8  # 7 days + today
+    assert sum(body["analytics"]["hourly_distribution"]) == 7 and len(body["analytics"]["hourly_distribution"]) == 24
+    trends = body["analytics"]["trends"]
+    assert sum(trends["volume_trend"]) == 7 and len(trends["volume_trend"]) == len(trends["bucket_starts"])
+    assert body["filters"] == {**body["filters"], "days": 7, "model": None, "granularity": "day"}
+
+    only = client.get("/api/enterprise/analytics/usage", params={"model": "mine", "granularity": "hour", "days": 1},
+                      headers=scripted.headers).json()
+    assert only["analytics"]["summary"]["total_predictions"] == 5 and list(only["analytics"]["by_model"]) == ["mine"]
+    assert len(only["analytics"]["trends"]["volume_trend"]) >= 24
+
+    other = client.get("/api/enterprise/analytics/usage", headers=accounts["other"].headers).json()
+    assert other["analytics"]["summary"]["total_predictions"] == 1, "a user sees their own calls only"
+    admin = client.get("/api/enterprise/analytics/usage", headers=accounts["admin"].headers).json()
+    assert admin["analytics"]["summary"]["total_predictions"] == 8, "an admin sees everyone's"
+
+
+@pytest.mark.parametrize("params", [{"days": 100000}, {"days": 0}, {"granularity": "decade"}, {"model": "x" * 201}])
+def test_usage_refuses_bad_windows_clearly(client, accounts, params):
+    response = client.get("/api/enterprise/analytics/usage", params=params, headers=accounts["user"].headers)
+    assert response.status_code == 422, response.text
+    assert response.json()["code"] != "INTERNAL_ERROR"
+
+
+def test_model_status_reports_traffic_health_and_deployment(client, scripted):
+    body = client.get("/api/enterprise/status/models", headers=scripted.headers).json()
+    mine = body["models"]["mine"]
+    assert (mine["predictions_count"], mine["rows_predicted"], mine["error_rate"]) == (5, 6, 20.0)
+    assert mine["cache_hit_rate"] == 20.0 and mine["deployment_status"] == "active" and mine["version"] == "v1.0"
+    assert mine["features_count"] == 3 and mine["last_updated"]
+    # health = 100 × (0.6 × success + 0.2 × latency factor + 0.2 × mean confidence (1 for a regressor))
+    expected = 100 * (0.6 * 0.8 + 0.2 * min(1.0, (1000 - 1000 * mine["avg_processing_time"]) / 900) + 0.2 * 1.0)
+    assert mine["health_score"] == pytest.approx(expected, abs=0.2)
+    assert mine["status"] == ("healthy" if expected >= 80 else "degraded" if expected >= 60 else "unhealthy")
+    summary = body["system_summary"]
+    assert summary["total_models"] == len(body["models"]) and summary["cache_performance"]["total_requests"] == 7
+    assert summary["cache_performance"]["size"] >= 1 and summary["cache_performance"]["backend"] == "memory"
+    assert all(a["model"] in body["models"] for a in body["alerts"])
+
+
+def test_export_streams_every_call_as_csv_or_json_and_neutralises_formulas(client, app, scripted):
+    runtime = app.state.runtime
+    runtime.prediction_log.add(user_id=scripted.id, model_name="mine", version_id="v", version=1, rows=1,
+                               seconds=0.001, summary="=HYPERLINK(\"http://x\")")
+    text = client.get("/api/enterprise/export/predictions", headers=scripted.headers)
+    assert text.status_code == 200 and text.headers["content-type"].startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(text.text)))
+    assert len(rows) == 8 and list(rows[0])[:6] == ["timestamp", "model_type", "confidence", "processing_time",
+                                                    "status", "prediction_summary"]
+    assert sorted(r["status"] for r in rows).count("error") == 1
+    assert any(r["prediction_summary"] == "'=HYPERLINK(\"http://x\")" for r in rows), "a formula is shown as text"
+    as_json = client.get("/api/enterprise/export/predictions", params={"format": "json", "model": "sentiment"},
+                         headers=scripted.headers)
+    items = json.loads(as_json.text)
+    assert len(items) == 2 and {i["model_type"] for i in items} == {"sentiment"}
+    assert client.get("/api/enterprise/export/predictions", params={"format": "xml"},
+                      headers=scripted.headers).status_code == 422
+
+
+def test_admins_clear_the_prediction_cache(client, scripted, accounts):
+    assert client.post("/api/enterprise/admin/cache/clear", headers=scripted.headers).status_code == 403
+    cleared = client.post("/api/enterprise/admin/cache/clear", headers=accounts["admin"].headers)
+    assert cleared.status_code == 200 and cleared.json()["cleared"]["predictions"] >= 3
+    again = client.post("/api/predict/mine", json={"data": [ROW]}, headers=scripted.headers).json()
+    assert "_cached_at" not in again
