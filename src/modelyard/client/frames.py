@@ -2,20 +2,23 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
+if TYPE_CHECKING:  # pandas loads on first use: `modelyard --help` stays quick
+    import pandas as pd
 
 
-def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+def records(frame: "pd.DataFrame") -> list[dict[str, Any]]:
     """A DataFrame's rows as JSON-ready dicts: missing values become null, numpy numbers plain numbers,
     timestamps ISO 8601 strings (pandas' own JSON writer does all three)."""
     return json.loads(frame.to_json(orient="records", date_format="iso", date_unit="s"))
 
 
-def predictions_frame(predictions: list[dict[str, Any]], index: pd.Index) -> pd.DataFrame:
+def predictions_frame(predictions: list[dict[str, Any]], index: "pd.Index") -> "pd.DataFrame":
     """`prediction`, `confidence` (classifiers) and one `probability_<class>` column per class, on the
     input's index, so `frame.join(...)` lines each prediction up with its row."""
+    import pandas as pd
+
     out = pd.DataFrame({"prediction": [p.get("prediction") for p in predictions]}, index=index)
     if any(p.get("confidence") is not None for p in predictions):
         out["confidence"] = [p.get("confidence") for p in predictions]
