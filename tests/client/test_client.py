@@ -132,6 +132,20 @@ def test_a_file_is_scored_into_a_file_with_progress_on_upload_job_and_download(a
     assert not list((tmp_path / "out").glob("*.part"))
 
 
+def test_large_results_are_fetched_through_the_signed_url_the_server_hands_out(alice, admin, trained, tmp_path):
+    admin.set_active_model("buyers")
+    admin.update_settings({"scoring": {"inlineResultsMaxMB": 0}})  # every result is "large"
+    try:
+        source = tmp_path / "batch.csv"
+        source.write_bytes(to_csv(buyers(30, seed=2)))
+        downloads = []
+        alice.score_file(source, tmp_path / "scored.csv", timeout=120, on_download=lambda d, t: downloads.append(t))
+    finally:
+        admin.update_settings({"scoring": {"inlineResultsMaxMB": 20}})
+    assert len(pd.read_csv(tmp_path / "scored.csv")) == 30
+    assert downloads[-1] == (tmp_path / "scored.csv").stat().st_size  # a signed blob URL sends its length
+
+
 def test_a_file_that_fails_validation_is_refused_and_nothing_is_written(alice, admin, trained, tmp_path):
     admin.set_active_model("buyers")
     source = tmp_path / "wrong.csv"

@@ -1,7 +1,7 @@
 """Where the client finds its server and key: the environment first, then the file `modelyard login` writes.
 
 The file is `$XDG_CONFIG_HOME/modelyard/credentials.json` (default `~/.config/modelyard/`), mode 0600, holding
-`{"url", "api_key", "username"}`; never a password. `MODELYARD_URL` and `MODELYARD_API_KEY` override it.
+`{"url", "api_key", "username", "key_id"}`; never a password. `MODELYARD_URL` and `MODELYARD_API_KEY` override it.
 """
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ class Credentials:
     url: str
     api_key: str | None = None
     username: str | None = None
+    key_id: str | None = None  # the saved key's id, so that `modelyard logout` can revoke it
 
 
 def credentials_path() -> Path:
@@ -36,7 +37,8 @@ def read_file(path: Path | None = None) -> Credentials | None:
         raise ValueError(f"cannot read {path} ({exc}); run `modelyard login` again") from None
     if not isinstance(body, dict) or not isinstance(body.get("url"), str):
         raise ValueError(f"{path} holds no server url; run `modelyard login` again")
-    return Credentials(url=body["url"], api_key=body.get("api_key"), username=body.get("username"))
+    return Credentials(url=body["url"], api_key=body.get("api_key"), username=body.get("username"),
+                       key_id=body.get("key_id"))
 
 
 def write_file(creds: Credentials, path: Path | None = None) -> Path:
@@ -66,7 +68,7 @@ def resolve(url: str | None = None, api_key: str | None = None) -> Credentials:
     url = url or os.environ.get("MODELYARD_URL") or (saved.url if saved else DEFAULT_URL)
     env_key = os.environ.get("MODELYARD_API_KEY")
     key = api_key or env_key
-    username = None
+    username = key_id = None
     if not key and saved is not None and saved.url.rstrip("/") == url.rstrip("/"):
-        key, username = saved.api_key, saved.username  # a saved key only goes to the server it came from
-    return Credentials(url=url.rstrip("/"), api_key=key, username=username)
+        key, username, key_id = saved.api_key, saved.username, saved.key_id  # a saved key only goes to its server
+    return Credentials(url=url.rstrip("/"), api_key=key, username=username, key_id=key_id)

@@ -48,6 +48,9 @@ class Client(ApiClient):
     def api_keys(self) -> list[dict]:
         return self._json("GET", "/api/auth/keys")
 
+    def revoke_api_key(self, key_id: str) -> None:
+        self._call("DELETE", f"/api/auth/keys/{key_id}")
+
     # --- files ------------------------------------------------------------------------------------
     def upload_dataset_file(self, path: PathLike, *, on_progress: ByteProgress | None = None) -> dict:
         """Send a CSV for training (POST /api/upload) in chunks, never whole in memory."""
@@ -209,3 +212,5 @@ def _copy(response: httpx.Response, sink: Any, on_progress: ByteProgress | None)
         done += len(chunk)
         if on_progress is not None:
             on_progress(done, total)
+    if on_progress is not None and total is None:  # a streamed body of unknown length: its end is 100%
+        on_progress(done, done)
