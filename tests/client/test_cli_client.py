@@ -190,3 +190,15 @@ def test_logout_revokes_the_saved_key_on_the_server(backend, tmp_path):
         with pytest.raises(Exception) as refused:
             old.me()
     assert getattr(refused.value, "status", None) == 401
+
+
+def test_a_wrong_password_at_login_exits_1_and_saves_nothing(backend, tmp_path):
+    cli = Cli(tmp_path)
+    done = cli("login", "--url", backend.url, "--username", "alice", MODELYARD_PASSWORD="not-her-password")
+    assert done.returncode == 1 and "HTTP 401" in done.stderr
+    assert not cli.credentials.exists()
+
+
+def test_train_without_follow_prints_the_job_to_follow(alice, model):
+    started = alice.json("train", model["dataset"]["file_id"], "--target", "will_buy", "--budget", "5")
+    assert started["job_id"].startswith("job_") and started["status"]

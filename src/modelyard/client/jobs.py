@@ -39,9 +39,11 @@ def follow(read: Callable[[], dict[str, Any]], *, interval: float = 0.5, timeout
            ) -> Iterator[JobState]:
     """Each new state of a job (status, progress or step changed), the last one terminal.
 
-    `read` answers the job's body; polling starts at 0.1 s and backs off to `interval`. Past `timeout`
+    `read` answers the job's body; polling starts at 0.1 s and backs off to `interval`, and to 5 s once the
+    job has run for a minute (a long job must not spend the key's hourly request limit). Past `timeout`
     seconds a TimeoutError names the job's last state (the job itself goes on)."""
-    deadline = None if timeout is None else time.monotonic() + timeout
+    started = time.monotonic()
+    deadline = None if timeout is None else started + timeout
     last, pause = None, 0.1
     while True:
         state = JobState.of(read())
@@ -55,7 +57,8 @@ def follow(read: Callable[[], dict[str, Any]], *, interval: float = 0.5, timeout
             raise TimeoutError(f"job {state.job_id} is still {state.status} ({state.progress:.0f}%) after "
                                f"{timeout:.0f} s; it goes on on the server")
         time.sleep(pause)
-        pause = min(interval, pause * 1.5)
+        ceiling = interval if time.monotonic() - started < 60 else max(interval, 5.0)
+        pause = min(ceiling, pause * 1.5)
 
 
 def completed(state: JobState, what: str = "job") -> JobState:
