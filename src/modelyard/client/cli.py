@@ -220,6 +220,8 @@ def models_ls(status: Annotated[Optional[str], typer.Option(help="trained, deplo
     """List model versions, newest first."""
     with handled(), connect() as client:
         page = client.models(status=status, name=name, limit=limit)
+    if page["total"] > len(page["models"]):
+        console.note(f"the newest {len(page['models'])} of {page['total']} versions (narrow with --name or --status)")
     emit(page["models"], as_json, lambda rows: table(rows, MODEL_COLUMNS, title="models"))
 
 

@@ -14,7 +14,7 @@ import json
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any, NoReturn, TypeVar
+from typing import Any, NoReturn
 
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
@@ -23,7 +23,6 @@ from rich.table import Table
 from modelyard.client.errors import JobFailed, ModelyardError, Unreachable
 
 OK, REFUSED, USAGE, UNREACHABLE, JOB_FAILED, INTERRUPTED = 0, 1, 2, 3, 4, 130
-T = TypeVar("T")
 
 out = Console(soft_wrap=True)  # results
 err = Console(stderr=True, soft_wrap=True)  # messages and progress; a message stays one line for grep
