@@ -1,4 +1,5 @@
-"""The `modelyard` command: serve, ui, worker, migrate, users."""
+"""The `modelyard` command: serve, ui, worker, migrate, users; the client commands (login, upload, train, ...)
+come from modelyard/client/cli.py."""
 from __future__ import annotations
 
 import logging
@@ -11,13 +12,16 @@ import typer
 
 from modelyard import process
 from modelyard.auth.models import ROLES
+from modelyard.client.cli import register as register_client_commands
 
 app = typer.Typer(help="modelyard: from a CSV to a deployed, monitored model.", no_args_is_help=True,
                   pretty_exceptions_enable=False)
-users = typer.Typer(help="Manage accounts.", no_args_is_help=True)
+users = typer.Typer(help="Manage accounts: `ls` and `add` over the API as a logged-in admin; the others on this "
+                         "machine's database.", no_args_is_help=True)
 app.add_typer(users, name="users")
 gallery = typer.Typer(help="The built-in business models.", no_args_is_help=True)
 app.add_typer(gallery, name="gallery")
+register_client_commands(app, users)
 
 
 def _settings():

@@ -11,50 +11,44 @@ from typing import Any, BinaryIO
 
 import httpx
 
+from modelyard.client.errors import ModelyardError, Unreachable
+from modelyard.client.errors import error_from_response as _error
+
 DEFAULT_BACKEND = "http://127.0.0.1:8000"
 TERMINAL = ("completed", "failed", "cancelled")
 Upload = tuple[str, BinaryIO | bytes, str]  # (filename, content, content type)
+ApiError = ModelyardError  # the name the web UI knows
 
 
 def backend_url() -> str:
     return os.environ.get("BACKEND_URL", DEFAULT_BACKEND).rstrip("/")
 
 
-class ApiError(Exception):
-    """A refused or failed API call, as one readable sentence (`status` 0: the API was not reached)."""
-
-    def __init__(self, message: str, *, status: int = 0, code: str | None = None):
-        super().__init__(message)
-        self.message, self.status, self.code = message, status, code
-
-
-def _error(response: httpx.Response) -> ApiError:
-    """The API's error body (`message`, else `detail`/`error`) as an ApiError; any other body, its first line."""
-    try:
-        body = response.json()
-    except ValueError:
-        body = None
-    if not isinstance(body, dict):
-        text = response.text.strip().splitlines()[0][:300] if response.text.strip() else response.reason_phrase
-        return ApiError(f"HTTP {response.status_code}: {text}", status=response.status_code)
-    message = next((body[k] for k in ("message", "detail", "error") if isinstance(body.get(k), str)),
-                   response.reason_phrase)
-    return ApiError(message, status=response.status_code, code=body.get("code"))
-
-
 class ApiClient:
-    """One signed-in (or anonymous) session against BACKEND_URL."""
+    """One signed-in (a JWT `token` or an `api_key`) or anonymous session against BACKEND_URL."""
 
-    def __init__(self, base_url: str | None = None, token: str | None = None, timeout: float = 60.0):
+    def __init__(self, base_url: str | None = None, token: str | None = None, timeout: float = 60.0, *,
+                 api_key: str | None = None):
         self.base_url = (base_url or backend_url()).rstrip("/")
         headers = {"Authorization": f"Bearer {token}"} if token else {}
+        if api_key:
+            headers["X-API-Key"] = api_key
         self._http = httpx.Client(base_url=self.base_url, headers=headers, timeout=timeout)
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
 
     def _call(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         try:
             response = self._http.request(method, path, **kwargs)
         except httpx.TransportError as exc:
-            raise ApiError(f"cannot reach the modelyard API at {self.base_url} ({type(exc).__name__})") from None
+            raise Unreachable(f"cannot reach the modelyard API at {self.base_url} ({type(exc).__name__})") from None
         if response.status_code >= 400:
             raise _error(response)
         return response
@@ -81,9 +75,11 @@ class ApiClient:
     def datasets(self, *, limit: int = 500, offset: int = 0) -> list[dict]:
         return self._json("GET", "/api/datasets", params={"limit": limit, "offset": offset})
 
-    def train(self, file_id: str, *, target: str, model_type: str, budget: float, name: str | None) -> dict:
+    def train(self, file_id: str, *, target: str | None = None, model_type: str = "auto", budget: float | None = None,
+              name: str | None = None) -> dict:
+        params = {"target": target, "max_training_time": budget}
         body = {"file_id": file_id, "model_type": model_type, "name": name or None,
-                "training_params": {"target": target, "max_training_time": budget}}
+                "training_params": {k: v for k, v in params.items() if v is not None}}
         return self._json("POST", "/api/train", json=body)
 
     def training(self, job_id: str) -> dict:
