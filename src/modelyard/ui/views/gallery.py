@@ -160,12 +160,8 @@ def gallery() -> None:
         _admin_controls(card)
 
 
-def _key(card: dict, field: dict) -> str:
-    return f"in-{card['name']}-{field['name']}"
-
-
 def _initial(field: dict, example: Any) -> Any:
-    """A field's widget value for an example value (None, or no keys: empty, so not sent)."""
+    """A field's first widget value for an example value (None, or no keys: empty, so not sent)."""
     if field.get("choices"):
         return example if example in field["choices"] else None
     if field["type"] == "boolean":
@@ -177,47 +173,54 @@ def _initial(field: dict, example: Any) -> Any:
     return "" if example is None else str(example)
 
 
+def _form_state(card: dict) -> dict:
+    """Which filling the form shows (the example, or empty) and its generation: a new generation makes new
+    widgets, so browsers show the new values (widgets keep what was typed otherwise)."""
+    return st.session_state.setdefault(f"form-{card['name']}", {"generation": 0, "example": True})
+
+
 def fill(card: dict, *, example: bool) -> None:
-    """Set every field of the form to the model's example request (`example`) or empty."""
-    values = card.get("example_request") or {} if example else {}
-    for field in card["inputs"]:
-        st.session_state[_key(card, field)] = _initial(field, values.get(field["name"]))
+    state = _form_state(card)
+    state.update(generation=state["generation"] + 1, example=example)
 
 
-def _field_input(card: dict, field: dict) -> Any:
-    """One widget for one input field (its value kept in the session under its key); None: not sent."""
-    kind, required, key = field["type"], field["required"], _key(card, field)
+def _field_input(card: dict, field: dict, value: Any, generation: int) -> Any:
+    """One widget for one input field, first showing `value`; None: not sent (the API's default applies)."""
+    kind, required = field["type"], field["required"]
+    key = f"in-{card['name']}-{generation}-{field['name']}"
     label = field["name"] + (" *" if required else "")
     hint = "required" if required else f"default: {field.get('default')}"
     helptext = " · ".join(filter(None, [field.get("description"), _range(field), hint]))
-    if field.get("choices"):
-        return st.selectbox(label, list(field["choices"]), placeholder=hint, help=helptext, key=key)
-    if kind == "boolean":
-        return st.selectbox(label, [True, False], format_func=lambda v: "yes" if v else "no", placeholder=hint,
-                            help=helptext, key=key)
+    if field.get("choices") or kind == "boolean":
+        options = list(field["choices"]) if field.get("choices") else [True, False]
+        return st.selectbox(label, options, index=None if value is None else options.index(value),
+                            format_func=lambda v: ("yes" if v else "no") if isinstance(v, bool) else v,
+                            placeholder=hint, help=helptext, key=key)
     if kind in ("number", "integer"):
         cast = int if kind == "integer" else float
         low, high = field.get("minimum"), field.get("maximum")
-        return st.number_input(label, min_value=None if low is None else cast(low),
+        return st.number_input(label, value=value, min_value=None if low is None else cast(low),
                                max_value=None if high is None else cast(high), step=1 if kind == "integer" else None,
                                format=None if kind == "integer" else "%g", placeholder=hint, help=helptext, key=key)
     if kind == "object":
-        chosen_keys = st.multiselect(label, field.get("keys", []), help=helptext, key=key, placeholder=hint)
+        chosen_keys = st.multiselect(label, field.get("keys", []), default=value, help=helptext, key=key,
+                                     placeholder=hint)
         return {k: k in chosen_keys for k in field.get("keys", [])} if chosen_keys or required else None
     if kind == "text":
-        return st.text_area(label, max_chars=field.get("max_length"), help=helptext, placeholder=hint, key=key) or None
-    return st.text_input(label, help=helptext, placeholder=hint, key=key) or None
+        return st.text_area(label, value=value, max_chars=field.get("max_length"), help=helptext, placeholder=hint,
+                            key=key) or None
+    return st.text_input(label, value=value, help=helptext, placeholder=hint, key=key) or None
 
 
 def input_form(card: dict) -> dict:
     """The fields of a model in two columns, first filled with its example request; the record to send."""
-    if any(_key(card, field) not in st.session_state for field in card["inputs"]):
-        fill(card, example=True)
+    state = _form_state(card)
+    example = (card.get("example_request") or {}) if state["example"] else {}
     left, right = st.columns(2)
     record = {}
     for i, field in enumerate(card["inputs"]):
         with left if i % 2 == 0 else right:
-            value = _field_input(card, field)
+            value = _field_input(card, field, _initial(field, example.get(field["name"])), state["generation"])
         if value is not None:
             record[field["name"]] = value
     return record
