@@ -59,7 +59,8 @@ def _job_rows(content: bytes) -> list[dict[str, Any]]:
 
 
 def _score(model: str, file) -> dict:
-    answer = api().csv_batch(model, (file.name, file.getvalue(), "text/csv"))
+    with st.spinner(f"Uploading and scoring {file.name}…"):
+        answer = api().csv_batch(model, (file.name, file.getvalue(), "text/csv"))
     if "job_id" not in answer:
         rows = [_flat(r) for r in answer["results"]]
         return {"file": file.name, "model": answer["model"], "summary": answer["summary"],

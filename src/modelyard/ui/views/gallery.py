@@ -236,10 +236,13 @@ def show_answer(answer: dict) -> None:
     """A built-in model's answer: its values as metrics, factors as text, distributions as charts."""
     prediction = answer["prediction"]
     scalars = {k: v for k, v in _scalars(prediction).items() if k != "model_version"}
+    sentences = {k: scalars.pop(k) for k in list(scalars) if isinstance(scalars[k], str) and len(scalars[k]) > 20}
     for start in range(0, len(scalars), 4):
         row = list(scalars.items())[start:start + 4]
         for column, (name, value) in zip(st.columns(4), row):
             column.metric(name.replace("_", " "), _value(value))
+    for name, value in sentences.items():
+        st.markdown(f"**{name.replace('_', ' ')}**: {value}")
     for name, value in prediction.items():
         label = name.replace("_", " ")
         if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
@@ -278,7 +281,9 @@ def playground() -> None:
         submitted = st.form_submit_button("Predict", type="primary")
     if submitted:
         try:
-            answer = api().predict_builtin(card["name"], record, industry=card.get("industry"))
+            with st.spinner(f"Asking {card['display_name']}…" + (" (its first call trains it: a few seconds)"
+                                                                  if card["status"] == "not trained" else "")):
+                answer = api().predict_builtin(card["name"], record, industry=card.get("industry"))
         except ApiError as exc:
             refusal(exc)
             return
