@@ -12,10 +12,11 @@ import secrets
 import httpx
 import pandas as pd
 import pytest
+from streamlit.testing.v1 import AppTest
 
 from tests.e2e.processes import STARTED, Launcher
 from tests.ui.conftest import Backend, start_backend
-from tests.ui.test_pages import open_page, signed_in, texts
+from tests.ui.test_pages import APP, TIMEOUT, open_page, signed_in, texts
 
 PLANS = {"basic": {"credits": 1000}, "trial": {"credits": 5, "predictions": "2/hour"}}
 JOB_ROWS = 30
@@ -143,6 +144,28 @@ def test_rotating_a_key_replaces_it_and_revoking_asks_first(backend):
     assert any(s.startswith("Revoked etl") for s in texts(at, "success")), texts(at, "success")
     assert "No API keys yet." in texts(at, "caption")
     assert httpx.get(f"{backend.url}/api/auth/user", headers={"X-API-Key": new}).status_code == 401
+
+
+def test_a_session_signed_in_with_a_key_keeps_working_when_it_rotates_that_key(backend):
+    username = new_user(backend)
+    with backend.client(username) as client:
+        key = client.post("/api/auth/keys", json={"name": "mine"}).json()
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
+    at.text_input[2].input(key["api_key"])
+    at.button[1].click().run()  # Use key
+    at = open_page(at, "Account")
+    at.button(key=f"rotate-{key['id']}").click().run()
+
+    new = at.code[0].value
+    assert at.session_state["account"].token == new != key["api_key"]
+    assert not texts(at, "warning") and {m.label: m.value for m in at.metric}["Plan"] == "basic"
+
+    click(at, "I have copied it: hide the key")
+    key_id = at.selectbox(key="api-key-choice").value
+    at.checkbox(key=f"sure-{key_id}").check().run()
+    at.button(key=f"revoke-{key_id}").click().run()  # the key this session uses: signed out with a note
+    assert any(w.startswith("Your session ended") for w in texts(at, "warning")), texts(at, "warning")
+    assert "account" not in at.session_state and not at.exception
 
 
 def test_the_playground_predicts_with_the_models_form_and_says_what_it_cost(backend):

@@ -43,6 +43,8 @@ def choose_model(label: str, *, key: str) -> dict:
 def refusal(exc: ApiError) -> None:
     """An API refusal of a built-in model call as something to act on: which fields, how many credits, when."""
     details = getattr(exc, "details", None)
+    if exc.status == 401:
+        raise exc  # the session ended: the app signs out with a note
     if exc.status == 402:
         st.error(f"Not enough credits: {exc.message}")
     elif exc.status == 429:
@@ -123,6 +125,9 @@ def _range(field: dict) -> str:
 
 def _admin_controls(card: dict) -> None:
     st.subheader("Admin: versions and retraining")
+    if card.get("kind") == "text":
+        st.caption("A text model (lexicon and statistics): nothing to train or activate.")
+        return
     others = [v for v in card.get("versions", []) if v["status"] != "deployed"]
     if others:
         with st.form(f"activate-{card['name']}"):
