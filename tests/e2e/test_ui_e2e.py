@@ -277,6 +277,40 @@ def test_admin_pages_show_settings_activity_and_the_scoring_dashboard(stack, pag
     only_local_requests(page)
 
 
+def test_a_user_predicts_in_the_playground_and_scores_a_csv_batch(stack, page, tmp_path):
+    backend, ui_url = stack
+    log_in(page, ui_url, backend, "alice")
+    go(page, "Playground")
+    page.get_by_text("Each call costs 1 credit(s): POST /api/predict/lead-score").wait_for()
+    page.get_by_role("button", name="Predict", exact=True).click()  # the model's example, filled in
+    page.get_by_text(re.compile(r"lead_scoring_v1 · v1\.0 · .* ms · 1 credit\(s\) · computed now")).wait_for()
+    quality = page.get_by_test_id("stMetric").filter(has=page.get_by_test_id("stMetricLabel").get_by_text(
+        "quality", exact=True))
+    assert quality.get_by_test_id("stMetricValue").inner_text().strip() in ("Cold", "Warm", "Hot")
+    shot(page, "user-playground")
+    page.get_by_role("button", name="Clear the form", exact=True).click()
+    page.get_by_role("button", name="Predict", exact=True).click()
+    page.get_by_text("The model cannot take this input:").wait_for()
+    expect(page.get_by_test_id("stAlertContentError").get_by_text("budget", exact=True)).to_have_count(1)
+
+    go(page, "CSV batch")
+    csv = tmp_path / "leads.csv"
+    csv.write_text("company_size,budget,industry_score,engagement_score\n51-200,150000,8.5,7.2\n"
+                   "11-50,75000,6.8,\n11-50,lots,6.8,5\n")
+    attach(page, [str(csv)])
+    page.get_by_role("button", name="Score the CSV", exact=True).click()
+    page.get_by_text("leads.csv scored with lead-score").wait_for()
+    failed = page.get_by_test_id("stMetric").filter(has=page.get_by_test_id("stMetricLabel").get_by_text(
+        "Failed", exact=True))
+    assert failed.get_by_test_id("stMetricValue").inner_text().strip() == "1"
+    page.get_by_test_id("stDataFrame").first.wait_for()
+    shot(page, "user-csv-batch")
+    no_traceback(page)
+    only_local_requests(page)
+    with backend.client("alice") as alice:
+        assert alice.get("/api/auth/user").json()["credits_remaining"] == 1000 - 1 - 2
+
+
 def test_serve_stops_its_ui_when_it_is_stopped_or_killed(tmp_path):
     """The UI is serve's child: a SIGTERM to serve stops it, and so does a SIGKILL (the parent-death signal)."""
     launcher = Launcher(tmp_path / "procs", [])

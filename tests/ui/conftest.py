@@ -33,9 +33,11 @@ class Backend:
                             headers={"Authorization": f"Bearer {answer.json()['access_token']}"})
 
 
-def start_backend(launcher: Launcher, home, **serve_options) -> Backend:
+def start_backend(launcher: Launcher, home, env: dict[str, str] | None = None, **serve_options) -> Backend:
+    """`env` adds settings (or overrides these) for a module that needs its own limits."""
     env = {"MODELYARD_HOME": str(home), "MODELYARD_ADMIN_PASSWORD": ADMIN_PASSWORD,
-           "MODELYARD_SECRET_KEY": "ui-test-secret-key-0123456789abcdef", "MODELYARD_RATE_LIMIT_TOKEN": "1000000/hour"}
+           "MODELYARD_SECRET_KEY": "ui-test-secret-key-0123456789abcdef", "MODELYARD_RATE_LIMIT_TOKEN": "1000000/hour",
+           **(env or {})}
     backend = Backend(launcher.serve(env, **serve_options), {"admin": ADMIN_PASSWORD})
     with backend.client() as admin:
         for username, role in [("alice", "user"), ("lena", "labeler"), ("uma", "universal")]:

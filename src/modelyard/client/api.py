@@ -220,3 +220,69 @@ class ApiClient:
             return self._http.get("/monitoring").status_code == 200
         except httpx.TransportError:
             return False
+
+    # Prediction platform -------------------------------------------------------------------------
+    # Account (plan, credits, API keys), the model gallery and its playground, CSV batches of built-in
+    # models, credit allocation. Refusals of these calls also carry the error body's `details` (the
+    # fields a 422 names, a 402's required/remaining credits) and a 429's `Retry-After`, as attributes
+    # of the ApiError, so pages can say exactly what to change.
+    def _platform(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        try:
+            response = self._http.request(method, path, **kwargs)
+        except httpx.TransportError as exc:
+            raise ApiError(f"cannot reach the modelyard API at {self.base_url} ({type(exc).__name__})") from None
+        if response.status_code >= 400:
+            error = _error(response)
+            try:
+                body = response.json()
+            except ValueError:
+                body = None
+            error.details = body.get("details") if isinstance(body, dict) else None
+            error.retry_after = response.headers.get("Retry-After")
+            raise error
+        return response
+
+    def _platform_json(self, method: str, path: str, **kwargs: Any) -> Any:
+        response = self._platform(method, path, **kwargs)
+        return response.json() if response.content else None
+
+    def api_keys(self) -> list[dict]:
+        return self._platform_json("GET", "/api/auth/keys")
+
+    def create_api_key(self, name: str) -> dict:
+        return self._platform_json("POST", "/api/auth/keys", json={"name": name})
+
+    def rotate_api_key(self, key_id: str) -> dict:
+        return self._platform_json("POST", f"/api/auth/keys/{key_id}/rotate")
+
+    def revoke_api_key(self, key_id: str) -> None:
+        self._platform("DELETE", f"/api/auth/keys/{key_id}")
+
+    def gallery_models(self) -> dict:
+        return self._platform_json("GET", "/api/model-gallery/models")
+
+    def gallery_model(self, name: str) -> dict:
+        return self._platform_json("GET", f"/api/model-gallery/models/{name}")
+
+    def predict_builtin(self, name: str, record: dict, *, industry: str | None = None) -> dict:
+        """A flat record to a built-in model: /api/industry/{industry}/{name}, or /api/predict/{name}."""
+        path = f"/api/industry/{industry}/{name}" if industry else f"/api/predict/{name}"
+        return self._platform_json("POST", path, json=record)
+
+    def activate_gallery_version(self, name: str, version: str) -> dict:
+        return self._platform_json("POST", f"/api/model-gallery/models/{name}/activate", json={"version": version})
+
+    def retrain_gallery_model(self, name: str, file: Upload, *, activate: bool = True) -> dict:
+        return self._platform_json("POST", f"/api/model-gallery/models/{name}/retrain",
+                                   params={"activate": str(activate).lower()}, files={"file": file})
+
+    def csv_batch(self, model: str, file: Upload) -> dict:
+        """Answered at once (`results`, `summary`, `data_quality`), or a job for a large file (`job_id`)."""
+        return self._platform_json("POST", f"/api/upload/csv/{model}", files={"file": file})
+
+    def csv_batch_results(self, job_id: str) -> bytes:
+        return self._platform("GET", f"/api/upload/csv/results/{job_id}").content
+
+    def allocate_credits(self, user_id: int, credits: int, reason: str | None = None) -> dict:
+        body = {"credits": credits, **({"reason": reason} if reason else {})}
+        return self._platform_json("POST", f"/admin/users/{user_id}/credits", json=body)

@@ -9,7 +9,7 @@ import streamlit as st
 
 from modelyard.ui import widgets
 from modelyard.ui.client import ApiClient, ApiError, backend_url
-from modelyard.ui.views import admin, data, labeling, models
+from modelyard.ui.views import account, admin, csv_batch, data, gallery, labeling, models
 
 FIRST_PAGE = {"user": "datasets", "labeler": "tasks", "admin": "users", "universal": "datasets"}
 
@@ -28,14 +28,20 @@ def pages_for(role: str) -> dict[str, list[st.Page]]:
                page(models.upload_model, "Upload model", "upload-model")]
     customer = [page(labeling.customer_requests, "Labeling requests", "requests"),
                 page(labeling.quality_control, "Quality control", "qc")]
+    platform = [page(account.account, "Account", "account"), page(gallery.gallery, "Model gallery", "gallery"),
+                page(gallery.playground, "Playground", "playground"),
+                page(csv_batch.csv_batch, "CSV batch", "csv-batch")]
     labeler = [page(labeling.my_tasks, "My tasks", "tasks"), page(labeling.label_images, "Label images", "label")]
     admin_pages = [page(admin.users, "Users", "users"), page(admin.assignments, "Assignments", "assignments"),
                    page(admin.settings, "Settings", "settings"), page(admin.activity, "Activity", "activity"),
-                   page(admin.scoring_dashboard, "Scoring dashboard", "dashboard")]
-    sections = {"user": {"Data science": science, "Labeling": customer},
-                "labeler": {"Labeling": labeler},
-                "admin": {"Admin": admin_pages, "Data science": science, "Labeling": customer},
-                "universal": {"Data science": science, "Labeling": customer + labeler, "Admin": admin_pages}}
+                   page(admin.scoring_dashboard, "Scoring dashboard", "dashboard"),
+                   page(admin.credits, "Credits", "credits")]
+    sections = {"user": {"Data science": science, "Prediction platform": platform, "Labeling": customer},
+                "labeler": {"Labeling": labeler, "Prediction platform": platform[:1]},
+                "admin": {"Admin": admin_pages, "Data science": science, "Prediction platform": platform,
+                          "Labeling": customer},
+                "universal": {"Data science": science, "Prediction platform": platform,
+                              "Labeling": customer + labeler, "Admin": admin_pages}}
     return sections.get(role, {"Labeling": labeler})  # roles as /api/auth/login and /api/auth/user name them
 
 

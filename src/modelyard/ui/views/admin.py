@@ -1,4 +1,5 @@
-"""Admin pages: users and roles, assigning requests to labelers, settings, activity, the scoring dashboard."""
+"""Admin pages: users and roles, assigning requests to labelers, settings, activity, the scoring dashboard,
+credits."""
 from __future__ import annotations
 
 import pandas as pd
@@ -119,3 +120,20 @@ def scoring_dashboard() -> None:
         st.link_button("Monitoring", f"{api().base_url}/monitoring")
     else:
         st.caption("This deployment has no /monitoring page yet (it comes with the prediction platform).")
+
+
+def credits() -> None:
+    st.title("Credits")
+    st.caption("Credits pay for the built-in models' predictions (POST /admin/users/{id}/credits).")
+    everyone = api().users()
+    with st.form("allocate-credits"):
+        user = choose("User", everyone, lambda u: f"{u['username']} ({u['plan']} plan, id {u['id']})",
+                      key="credit-user")  # keyed: the choice survives the rerun after an allocation
+        amount = st.number_input("Credits to add (a negative number takes some back)", value=100, step=1)
+        reason = st.text_input("Reason (optional)", max_chars=200)
+        if st.form_submit_button("Allocate", type="primary"):
+            done = api().allocate_credits(user["id"], int(amount), reason.strip() or None)
+            st.success(f"{user['username']}: {done['credits_added']:+,} credits, {done['credits_remaining']:,} remain")
+            everyone = api().users()
+    paged_table([{**u, "role": _role(u)} for u in everyone], key="credit-users",
+                columns=["id", "username", "role", "plan", "credits_remaining", "is_active"])
