@@ -121,7 +121,7 @@ def ui(host: Annotated[str, typer.Option(help="address to bind")] = "127.0.0.1",
            envvar="BACKEND_URL", help="the modelyard API the UI talks to")] = None) -> None:
     """Run the web UI alone (Streamlit), against the API at BACKEND_URL (default http://127.0.0.1:8000)."""
     from modelyard.ui import launch
-    from modelyard.ui.client import DEFAULT_BACKEND
+    from modelyard.client.api import DEFAULT_BACKEND
 
     backend = (backend_url or DEFAULT_BACKEND).rstrip("/")
     typer.echo(f"modelyard ui: http://{host}:{port} (BACKEND_URL {backend})", err=True)

@@ -1,6 +1,6 @@
 """The Streamlit app (`streamlit run` this file, or `modelyard ui`): sign-in, then the pages of the role.
 
-It talks to modelyard only through the public HTTP API at BACKEND_URL (ui/client.py), so it works
+It talks to modelyard only through the public HTTP API at BACKEND_URL (modelyard/client/api.py, the one Python client), so it works
 against any deployment. API refusals are shown as the API's message; nothing here shows a traceback.
 """
 from __future__ import annotations
@@ -8,7 +8,7 @@ from __future__ import annotations
 import streamlit as st
 
 from modelyard.ui import widgets
-from modelyard.ui.client import ApiClient, ApiError, backend_url
+from modelyard.client.api import ApiClient, ApiError, backend_url
 from modelyard.ui.views import account, admin, csv_batch, data, gallery, labeling, models
 
 FIRST_PAGE = {"user": "datasets", "labeler": "tasks", "admin": "users", "universal": "datasets"}

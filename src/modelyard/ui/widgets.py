@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import pandas as pd
 import streamlit as st
 
-from modelyard.ui.client import TERMINAL, ApiClient, ApiError
+from modelyard.client.api import TERMINAL, ApiClient, ApiError
 
 PAGE_SIZE = 20
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from modelyard.ui.client import ApiError
+from modelyard.client.api import ApiError
 from modelyard.ui.widgets import api, choose, paged_table
 
 ROLES = ["user", "labeler", "admin", "universal"]

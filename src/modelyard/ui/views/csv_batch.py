@@ -13,7 +13,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from modelyard.ui.client import ApiError
+from modelyard.client.api import ApiError
 from modelyard.ui.views.gallery import choose_model, refusal
 from modelyard.ui.widgets import api, chosen, follow_job, paged_table
 

@@ -6,7 +6,7 @@ import io
 import pandas as pd
 import streamlit as st
 
-from modelyard.ui.client import ApiError
+from modelyard.client.api import ApiError
 from modelyard.ui.widgets import api, choose, chosen, follow_job, paged_table
 
 

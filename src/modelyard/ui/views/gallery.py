@@ -12,7 +12,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from modelyard.ui.client import ApiError
+from modelyard.client.api import ApiError
 from modelyard.ui.widgets import account, api, choose, chosen, paged_table
 
 LIST_COLUMNS = ["display_name", "name", "industry", "task", "status", "version", "accuracy", "credits",
