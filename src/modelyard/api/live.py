@@ -1,4 +1,5 @@
-"""WebSocket /ws: ping/pong, system metrics every few seconds, the user's training progress."""
+"""WebSocket /ws: ping/pong, system metrics every few seconds, the user's training progress, and the
+monitoring page's series on request (`{"type": "request_monitoring", "window": minutes}`)."""
 from __future__ import annotations
 
 import asyncio
@@ -17,6 +18,7 @@ from modelyard.errors import AppError
 from modelyard.jobs.models import Job
 from modelyard.ops import status
 from modelyard.ops.health import check_parts
+from modelyard.ops.monitoring import DEFAULT_WINDOW, Monitoring, process_figures
 from modelyard.registry.models import ModelVersion
 
 router = APIRouter()
@@ -84,6 +86,21 @@ def _training_updates(app, user: User, seen: dict[str, tuple], since) -> list[di
             "model_id": out.model_id, "error": job.error,
         })
     return messages
+
+
+def _monitoring(app, user: User, window: Any) -> dict[str, Any]:
+    """`/monitoring/api/metrics` as a message (an error message for a window out of range)."""
+    if not isinstance(window, int) or isinstance(window, bool):
+        return {"type": "error", "code": "INVALID_MESSAGE", "message": "window must be a whole number of minutes"}
+    runtime = app.state.runtime
+    runtime.prediction_log.flush()
+    try:
+        with runtime.db.session() as session:
+            figures = Monitoring(session).metrics(viewer=user, window=window, process=process_figures(
+                app.state.latency, app.state.ws_connections.count))
+    except AppError as error:
+        return {"type": "error", "code": error.code, "message": error.message}
+    return {"type": "monitoring", **figures}
 
 
 async def _authenticate(websocket: WebSocket) -> User | None:
@@ -166,8 +183,12 @@ async def _serve(websocket: WebSocket, user: User) -> None:
                 await send({"type": "pong", "timestamp": message.get("timestamp")})
             elif kind == "request_metrics":
                 await send(await run_in_threadpool(_system_metrics, app, user))
+            elif kind == "request_monitoring":
+                window = message.get("window", DEFAULT_WINDOW)
+                await send(await run_in_threadpool(_monitoring, app, user, window))
             else:
                 await send({"type": "error", "code": "INVALID_MESSAGE",
-                            "message": "expected a JSON object with type 'ping' or 'request_metrics'"})
+                            "message": "expected a JSON object with type 'ping', 'request_metrics' or "
+                                       "'request_monitoring'"})
     finally:
         pusher.cancel()

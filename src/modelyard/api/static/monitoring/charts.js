@@ -1,0 +1,110 @@
+/* Small hand-written SVG charts for the monitoring page: lines and stacked bars over time buckets.
+   No library, nothing fetched: each call redraws one chart from the data it is given. */
+"use strict";
+(function (global) {
+  var NS = "http://www.w3.org/2000/svg";
+  var W = 600, H = 190, LEFT = 46, RIGHT = 8, TOP = 8, BOTTOM = 22;
+  var COLORS = ["#2563eb", "#d97706", "#dc2626", "#059669", "#7c3aed", "#db2777", "#0891b2", "#65a30d", "#6b7280"];
+
+  function el(name, attrs, text) {
+    var node = document.createElementNS(NS, name);
+    Object.keys(attrs || {}).forEach(function (k) { node.setAttribute(k, attrs[k]); });
+    if (text !== undefined) node.textContent = text;
+    return node;
+  }
+
+  function niceMax(value) {
+    if (!(value > 0)) return 1;
+    var power = Math.pow(10, Math.floor(Math.log10(value)));
+    var steps = [1, 2, 2.5, 5, 10];
+    for (var i = 0; i < steps.length; i++) if (steps[i] * power >= value) return steps[i] * power;
+    return 10 * power;
+  }
+
+  function fmt(value) {
+    if (value === null || value === undefined) return "–";
+    if (Math.abs(value) >= 1000) return Math.round(value).toLocaleString("en");
+    if (Math.abs(value) >= 10) return (Math.round(value * 10) / 10).toString();
+    return (Math.round(value * 100) / 100).toString();
+  }
+
+  function clock(iso) { return iso ? iso.slice(11, 16) : ""; }
+
+  function frame(svg, labels, max, unit) {
+    var plotH = H - TOP - BOTTOM, plotW = W - LEFT - RIGHT;
+    for (var t = 0; t <= 4; t++) {
+      var y = TOP + plotH - (plotH * t) / 4;
+      svg.appendChild(el("line", { x1: LEFT, x2: W - RIGHT, y1: y, y2: y, "class": "axis" }));
+      svg.appendChild(el("text", { x: LEFT - 4, y: y + 3, "text-anchor": "end" }, fmt((max * t) / 4)));
+    }
+    if (unit) svg.appendChild(el("text", { x: 2, y: TOP + 8 }, unit));
+    var n = labels.length;
+    for (var i = 0; i < n; i += Math.max(1, Math.floor(n / 6))) {
+      var x = LEFT + (plotW * (i + 0.5)) / n;
+      svg.appendChild(el("text", { x: x, y: H - 6, "text-anchor": "middle" }, clock(labels[i])));
+    }
+    return { plotW: plotW, plotH: plotH };
+  }
+
+  function empty(svg) {
+    svg.appendChild(el("text", { x: W / 2, y: H / 2, "text-anchor": "middle", "class": "empty" }, "no calls in this window"));
+  }
+
+  function mount(container, label) {
+    var svg = el("svg", { viewBox: "0 0 " + W + " " + H, preserveAspectRatio: "none", role: "img", "aria-label": label });
+    container.replaceChildren(svg);
+    return svg;
+  }
+
+  /* series: [{name, values: [number|null]}] over labels (bucket start times). */
+  function line(container, labels, series, options) {
+    options = options || {};
+    var svg = mount(container, options.label || "");
+    var max = 0, any = false;
+    series.forEach(function (s) { s.values.forEach(function (v) { if (v !== null) { any = true; max = Math.max(max, v); } }); });
+    max = niceMax(max);
+    var box = frame(svg, labels, max, options.unit);
+    if (!any) empty(svg);
+    var n = labels.length;
+    series.forEach(function (s, k) {
+      var color = COLORS[k % COLORS.length], path = "", pen = false;
+      s.values.forEach(function (v, i) {
+        if (v === null) { pen = false; return; }
+        var x = LEFT + (box.plotW * (i + 0.5)) / n, y = TOP + box.plotH - (box.plotH * v) / max;
+        path += (pen ? "L" : "M") + x.toFixed(1) + " " + y.toFixed(1) + " ";
+        pen = true;
+        svg.appendChild(el("circle", { cx: x, cy: y, r: 1.8, fill: color }));
+      });
+      if (path) svg.appendChild(el("path", { d: path, fill: "none", stroke: color, "stroke-width": 1.6,
+                                             "vector-effect": "non-scaling-stroke" }));
+    });
+    return series.map(function (s, k) { return { name: s.name, color: COLORS[k % COLORS.length] }; });
+  }
+
+  /* Stacked bars: series [{name, values: [count]}], each bucket one bar. */
+  function bars(container, labels, series, options) {
+    options = options || {};
+    var svg = mount(container, options.label || "");
+    var n = labels.length, totals = new Array(n).fill(0);
+    series.forEach(function (s) { s.values.forEach(function (v, i) { totals[i] += v || 0; }); });
+    var max = niceMax(Math.max.apply(null, totals.concat([0])));
+    var box = frame(svg, labels, max, options.unit);
+    if (!totals.some(function (v) { return v > 0; })) empty(svg);
+    var width = Math.max(1, box.plotW / n - 1), base = totals.map(function () { return 0; });
+    series.forEach(function (s, k) {
+      var color = COLORS[k % COLORS.length];
+      s.values.forEach(function (v, i) {
+        if (!v) return;
+        var h = (box.plotH * v) / max, x = LEFT + (box.plotW * i) / n + 0.5;
+        var y = TOP + box.plotH - (box.plotH * base[i]) / max - h;
+        base[i] += v;
+        var rect = el("rect", { x: x, y: y, width: width, height: h, fill: color });
+        rect.appendChild(el("title", {}, s.name + ": " + v + " at " + clock(labels[i])));
+        svg.appendChild(rect);
+      });
+    });
+    return series.map(function (s, k) { return { name: s.name, color: COLORS[k % COLORS.length] }; });
+  }
+
+  global.MonitoringCharts = { line: line, bars: bars, fmt: fmt, clock: clock };
+})(window);
