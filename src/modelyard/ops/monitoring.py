@@ -177,7 +177,7 @@ class Monitoring:
         def counts(query) -> dict[str, int]:
             if not viewer.is_admin:
                 query = query.where(Job.owner_id == viewer.id)
-            return dict(sorted(self._session.execute(query.group_by(Job.status)).tuples().all()))
+            return {status: count for status, count in sorted(self._session.execute(query.group_by(Job.status)))}
 
         base = select(Job.status, func.count())
         return {"by_status": counts(base), "created_in_window": counts(base.where(Job.created_at >= since))}
