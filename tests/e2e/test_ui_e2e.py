@@ -271,7 +271,9 @@ def test_admin_pages_show_settings_activity_and_the_scoring_dashboard(stack, pag
     shot(page, "admin-settings")
     go(page, "Scoring dashboard")
     page.get_by_text("Recent logins").wait_for()
-    page.get_by_text(re.compile(r"has no /monitoring page yet")).wait_for()
+    monitoring = page.get_by_test_id("stLinkButton").get_by_role("link", name="Monitoring", exact=True)
+    monitoring.wait_for()  # the deployment serves /monitoring now
+    assert monitoring.get_attribute("href") == f"{backend.url}/monitoring"
     shot(page, "admin-dashboard")
     no_traceback(page)
     only_local_requests(page)

@@ -91,7 +91,8 @@ def _training_updates(app, user: User, seen: dict[str, tuple], since) -> list[di
 def _monitoring(app, user: User, window: Any) -> dict[str, Any]:
     """`/monitoring/api/metrics` as a message (an error message for a window out of range)."""
     if not isinstance(window, int) or isinstance(window, bool):
-        return {"type": "error", "code": "INVALID_MESSAGE", "message": "window must be a whole number of minutes"}
+        return {"type": "error", "code": "INVALID_MESSAGE",
+                "message": "window must be a whole number of minutes"}
     runtime = app.state.runtime
     runtime.prediction_log.flush()
     try:

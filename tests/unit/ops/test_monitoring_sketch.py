@@ -33,7 +33,8 @@ def test_merged_sketches_answer_like_one():
         one.add(value)
         (left if i % 2 else right).add(value)
     left.merge(right)
-    assert left.count == one.count and [left.percentile(q) for q in (0.5, 0.99)] == [one.percentile(q) for q in (0.5, 0.99)]
+    assert left.count == one.count
+    assert [left.percentile(q) for q in (0.5, 0.99)] == [one.percentile(q) for q in (0.5, 0.99)]
 
 
 def test_an_empty_sketch_has_no_percentile_and_zero_latency_counts():

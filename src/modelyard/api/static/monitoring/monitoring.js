@@ -7,7 +7,7 @@
   var base = location.pathname.replace(/\/monitoring\/?$/, "");
   var charts = window.MonitoringCharts, fmt = charts.fmt;
   var state = { token: sessionStorage.getItem(TOKEN_KEY), socket: null, timer: null, slowTimer: null, poller: null,
-                reconnect: null, window: 60, updates: 0 };
+                reconnect: null, window: 60, updates: 0, calls: null };
 
   function $(id) { return document.getElementById(id); }
   function text(id, value) { $(id).textContent = value; }
@@ -68,7 +68,11 @@
   });
 
   $("sign-out").addEventListener("click", function () { signOut(""); });
-  $("window").addEventListener("change", function () { state.window = parseInt($("window").value, 10); refreshNow(); });
+  $("window").addEventListener("change", function () {
+    state.window = parseInt($("window").value, 10);
+    state.calls = null;
+    refreshNow();
+  });
 
   // --- rendering -----------------------------------------------------------------------------------------
 
@@ -126,6 +130,8 @@
 
     if (m.drift && m.drift.reason) text("drift-reason", m.drift.reason);
     renderJobs(m.jobs);
+    if (state.calls !== null && state.calls !== t.calls) refreshSlow();  // new calls: models and alerts too
+    state.calls = t.calls;
   }
 
   function renderJobs(jobs) {
