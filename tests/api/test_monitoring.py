@@ -10,6 +10,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from modelyard.ops.monitoring import BUCKETS
+from modelyard.ops.monitoring_schemas import ModelStatusOut, MonitoringMetricsOut
 from modelyard.ops.predlog import PredictionRecord
 from tests.api.test_jobs_api import submit
 
@@ -55,6 +56,7 @@ def test_metrics_count_the_viewers_calls_errors_rows_and_jobs(client, scripted, 
                             "created_in_window": {"completed": 1, "failed": 1}}
     assert body["drift"]["available"] is False, "the log holds no inputs: no drift is made up"
     assert body["process"]["requests_per_minute"] >= 6
+    MonitoringMetricsOut.model_validate(body)  # the documented shape is the one answered
 
     other = client.get("/monitoring/api/metrics", headers=accounts["other"].headers).json()
     assert (other["totals"]["calls"], other["totals"]["errors"], other["jobs"]["by_status"]) == (1, 0, {})
@@ -116,6 +118,14 @@ def test_model_metrics_are_the_model_status_figures(client, scripted):
     assert body["models"] == client.get("/api/enterprise/status/models", headers=scripted.headers).json()["models"]
     assert any(alert["model"] == "sentiment" for alert in body["alerts"]) == (sentiment["health_score"] < 80)
     assert client.get("/monitoring/api/models", params={"days": 0}, headers=scripted.headers).status_code == 422
+    ModelStatusOut.model_validate(body)
+
+
+def test_the_feeds_are_typed_in_the_openapi_document(client):
+    paths = client.get("/openapi.json").json()["paths"]
+    for path in ("/monitoring/api/metrics", "/monitoring/api/models"):
+        schema = paths[path]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
+        assert schema.get("$ref", "").startswith("#/components/schemas/"), path
 
 
 def test_the_json_routes_need_a_credential(client):

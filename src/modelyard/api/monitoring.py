@@ -17,6 +17,7 @@ from modelyard.api.docs import STATIC
 from modelyard.api.serving import JSONBody
 from modelyard.ops.analytics import Analytics
 from modelyard.ops.monitoring import DEFAULT_WINDOW, Monitoring, cache_facts, process_figures
+from modelyard.ops.monitoring_schemas import ModelStatusOut, MonitoringMetricsOut
 
 PAGE = STATIC / "monitoring" / "index.html"
 
@@ -34,7 +35,8 @@ def page() -> FileResponse:
     return FileResponse(PAGE, media_type="text/html", headers={"Cache-Control": "no-cache"})
 
 
-@router.get("/monitoring/api/metrics", summary="Request rate, errors, latency and jobs over the last minutes")
+@router.get("/monitoring/api/metrics", response_model=MonitoringMetricsOut,
+            summary="Request rate, errors, latency and jobs over the last minutes")
 def metrics(request: Request, user: CurrentUser, runtime: RuntimeDep, session: SessionDep,
             window: Window = DEFAULT_WINDOW):
     """Prediction calls over the last `window` minutes in 60 buckets (calls and errors per minute,
@@ -46,7 +48,8 @@ def metrics(request: Request, user: CurrentUser, runtime: RuntimeDep, session: S
         viewer=user, window=window, process=process_figures(state.latency, state.ws_connections.count)))
 
 
-@router.get("/monitoring/api/models", summary="Each model's traffic, health and deployment")
+@router.get("/monitoring/api/models", response_model=ModelStatusOut,
+            summary="Each model's traffic, health and deployment")
 def models(user: CurrentUser, runtime: RuntimeDep, session: SessionDep, days: Days = 1):
     """The same figures as `/api/enterprise/status/models` (per model, a system summary, alerts)."""
     runtime.prediction_log.flush()
