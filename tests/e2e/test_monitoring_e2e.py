@@ -143,6 +143,10 @@ def test_the_page_shows_live_numbers_that_change_when_predictions_are_made(serve
     assert "access_token" not in " ".join(page.requested) and ADMIN_PASSWORD not in " ".join(page.requested)
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "monitoring-live.png"), full_page=True)
+    page.get_by_role("combobox", name="Window").select_option("15")
+    expect(page.locator("#range")).to_contain_text("(15 min)")
+    expect(page.locator("#bucket")).to_have_text("15 s")
+    expect(page.locator("#total-calls")).to_have_text(str(before + 4))
     only_local_requests(page, server)
 
 

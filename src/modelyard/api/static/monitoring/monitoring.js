@@ -1,15 +1,17 @@
 /* The monitoring page: sign in (login or API key; the token stays in this tab's sessionStorage), read the
-   JSON routes, then refresh the series over /ws every REFRESH_MS ({"type": "request_monitoring"}); when the
+   JSON routes, then refresh the series over /ws every 2 s (longer windows: 10 s, 30 s) ({"type": "request_monitoring"}); when the
    socket drops, poll /monitoring/api/metrics instead and try the socket again. Secrets never go in a URL. */
 "use strict";
 (function () {
-  var REFRESH_MS = 2000, SLOW_REFRESH_MS = 10000, RECONNECT_MS = 5000, TOKEN_KEY = "modelyard.monitoring.token";
+  var SLOW_REFRESH_MS = 10000, RECONNECT_MS = 5000, TOKEN_KEY = "modelyard.monitoring.token";
   var base = location.pathname.replace(/\/monitoring\/?$/, "");
   var charts = window.MonitoringCharts, fmt = charts.fmt;
   var state = { token: sessionStorage.getItem(TOKEN_KEY), socket: null, timer: null, slowTimer: null, poller: null,
                 reconnect: null, window: 60, updates: 0, calls: null };
 
   function $(id) { return document.getElementById(id); }
+  // a longer window has longer buckets: refreshing it as often would only repeat the same (heavier) query
+  function refreshMs() { return state.window <= 60 ? 2000 : state.window <= 360 ? 10000 : 30000; }
   function text(id, value) { $(id).textContent = value; }
   function ms(value) { return value === null || value === undefined ? "–" : fmt(value) + " ms"; }
   function pct(value) { return value === null || value === undefined ? "–" : fmt(value) + " %"; }
@@ -72,6 +74,8 @@
     state.window = parseInt($("window").value, 10);
     state.calls = null;
     refreshNow();
+    if (state.timer) { clearInterval(state.timer); state.timer = setInterval(refreshNow, refreshMs()); }
+    if (state.poller) { stopPolling(); startPolling(); }
   });
 
   // --- rendering -----------------------------------------------------------------------------------------
@@ -222,7 +226,7 @@
   function startPolling() {
     if (state.poller) return;
     live("polling", "poll");
-    state.poller = setInterval(pollMetrics, REFRESH_MS);
+    state.poller = setInterval(pollMetrics, refreshMs());
   }
 
   function stopPolling() { clearInterval(state.poller); state.poller = null; }
@@ -240,7 +244,7 @@
         text("who", message.user);
         refreshNow();
         clearInterval(state.timer);
-        state.timer = setInterval(refreshNow, REFRESH_MS);
+        state.timer = setInterval(refreshNow, refreshMs());
       } else if (message.type === "monitoring") {
         renderMetrics(message);
       } else if (message.type === "error" && message.code === "AUTHENTICATION_REQUIRED") {
@@ -249,6 +253,7 @@
     };
     socket.onclose = function () {
       clearInterval(state.timer);
+      state.timer = null;
       if (state.socket !== socket || !state.token) return;  // signed out, or replaced
       state.socket = null;
       startPolling();
