@@ -163,5 +163,28 @@ def test_without_the_websocket_the_page_polls_and_still_updates(server, admin, p
     expect(page.locator("#total-calls")).to_have_text(str(before + 2))
     page.get_by_role("button", name="Sign out").click()
     expect(page.locator("#sign-in")).to_be_visible()
+    expect(page.locator("#board")).to_be_hidden()
+    expect(page.locator("#controls")).to_be_hidden()
+    assert page.evaluate("sessionStorage.length") == 0, "signing out forgets the token"
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "monitoring-sign-in.png"))
+
+
+def test_a_user_signs_in_with_an_api_key_and_sees_only_their_own_calls(server, admin, page):
+    name = f"key{secrets.token_hex(3)}"
+    made = httpx.post(f"{server.url}/api/auth/register", timeout=30,
+                      json={"username": name, "email": f"{name}@example.com", "password": "key-user-pw-1"})
+    assert made.status_code in (200, 201), made.text
+    key = made.json()["api_key"]
+    predict(admin, 1)  # someone else's call: not this user's figure
+    page.goto(f"{server.url}/monitoring")
+    page.get_by_label("or an API key").fill(key)
+    page.get_by_role("button", name="Use key").click()
+    expect(page.locator("#live")).to_have_text("live")
+    expect(page.locator("#scope")).to_have_text("Your prediction calls")
+    expect(page.locator("#total-calls")).to_have_text("0")
+    with httpx.Client(base_url=server.url, timeout=60, headers={"X-API-Key": key}) as user:
+        predict(user, 1, bad=1)
+    expect(page.locator("#total-calls")).to_have_text("2")
+    expect(page.locator("#error-rate")).to_have_text("50 %")
+    assert key not in " ".join(page.requested), "the key never goes in a URL"
