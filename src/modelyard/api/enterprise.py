@@ -15,6 +15,7 @@ from modelyard.api.deps import AdminUser, CurrentUser, RuntimeDep, SessionDep, c
 from modelyard.api.serving import JSONBody
 from modelyard.auth.models import User
 from modelyard.ops.analytics import Analytics
+from modelyard.ops.schemas import CacheClearedOut, ModelStatusOut, UsageOut
 from modelyard.runtime import Runtime
 
 router = APIRouter(tags=["prediction-platform"], dependencies=[Depends(current_user)])
@@ -23,7 +24,7 @@ Days = Annotated[int, Query(ge=1, le=365, description="how many days back (at mo
 Model = Annotated[str | None, Query(max_length=200, description="only this model (its name)")]
 
 
-@router.get("/api/enterprise/analytics/usage", summary="Usage analytics from the prediction log")
+@router.get("/api/enterprise/analytics/usage", response_model=UsageOut, summary="Usage analytics from the prediction log")
 def usage(user: CurrentUser, runtime: RuntimeDep, session: SessionDep, days: Days = 7, model: Model = None,
           granularity: Literal["hour", "day", "week"] = "day"):
     """Calls, success rate, confidence and latency: in total, by model, by day, by hour of day, and as
@@ -32,7 +33,7 @@ def usage(user: CurrentUser, runtime: RuntimeDep, session: SessionDep, days: Day
     return JSONBody(Analytics(session).usage(viewer=user, days=days, model=model, granularity=granularity))
 
 
-@router.get("/api/enterprise/status/models", summary="Each model's traffic, health and deployment")
+@router.get("/api/enterprise/status/models", response_model=ModelStatusOut, summary="Each model's traffic, health and deployment")
 def model_status(user: CurrentUser, runtime: RuntimeDep, session: SessionDep, days: Days = 1):
     """Per model over the last `days` (1: the last 24 hours): calls, confidence, latency, error rate,
     health score and status, cache hit rate, deployed version and its training facts; a system summary
@@ -44,7 +45,8 @@ def model_status(user: CurrentUser, runtime: RuntimeDep, session: SessionDep, da
 
 
 @router.get("/api/enterprise/export/predictions", response_class=StreamingResponse,
-            responses={200: {"content": {"text/csv": {}, "application/json": {}},
+            responses={200: {"content": {"text/csv": {"schema": {"type": "string"}},
+                                         "application/json": {"schema": {"type": "array", "items": {"type": "object"}}}},
                              "description": "the prediction log, streamed"}},
             summary="Export the prediction log as CSV or JSON")
 def export(user: CurrentUser, runtime: RuntimeDep, format: Literal["csv", "json"] = "csv", days: Days = 30,
@@ -62,7 +64,7 @@ def _exported(runtime: Runtime, user: User, days: int, model: str | None, format
         yield from Analytics(session).export(viewer=user, days=days, model=model, format=format)
 
 
-@router.post("/api/enterprise/admin/cache/clear", summary="Empty the prediction cache (admin)")
+@router.post("/api/enterprise/admin/cache/clear", response_model=CacheClearedOut, summary="Empty the prediction cache (admin)")
 def clear_cache(admin: AdminUser, runtime: RuntimeDep):
     """Every cached prediction is dropped, in every process (Redis) or in this one (memory)."""
     cache = runtime.predictions.cache
