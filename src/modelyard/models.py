@@ -8,3 +8,4 @@ from modelyard.labeling.models import ImageLabel, LabelingImage, LabelingRequest
 from modelyard.ops.models import Activity, AppSetting  # noqa: F401
 from modelyard.registry.models import ModelVersion, RegisteredModel  # noqa: F401
 from modelyard.scoring.models import ScoringUpload  # noqa: F401
+from modelyard.webhooks.models import Webhook, WebhookDelivery  # noqa: F401

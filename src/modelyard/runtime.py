@@ -23,6 +23,8 @@ from modelyard.serving.cache import PredictionCache
 from modelyard.serving.loader import ModelCache
 from modelyard.serving.pipeline import PredictionPipeline
 from modelyard.storage import open_blob_store
+from modelyard.webhooks.events import Events
+from modelyard.webhooks.triggers import watch as watch_events
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -56,6 +58,10 @@ class Runtime:
         self.queue = JobQueue(settings, JobResources(self.db, self.blobs, settings), job_handlers(self),
                               immediate=immediate_jobs)
         self.periodic = periodic_tasks(self)
+        # Webhook events: `self.events.emit(...)` from anywhere; deploys and credit charges raise theirs
+        # from what the ORM commits (webhooks/triggers.py).
+        self.events = Events(self.db, self.invalidation, self.queue, settings)
+        watch_events(self.db.sessions, self.events)
 
     @functools.cached_property
     def gallery(self) -> "GalleryService":
@@ -131,6 +137,8 @@ def job_handlers(runtime: Runtime) -> dict[str, Handler]:
     from modelyard.labeling.tasks import quality_control
     from modelyard.scoring.tasks import retrain, score_part, score_upload
     from modelyard.training.tasks import train_model
+    from modelyard.webhooks.delivery import deliver as deliver_webhook
+    from modelyard.webhooks.service import JOB_KIND as WEBHOOK
 
     handlers: dict[str, Handler] = {
         "diagnostics": diagnostics,
@@ -140,6 +148,7 @@ def job_handlers(runtime: Runtime) -> dict[str, Handler]:
         "scoring.retrain": partial(retrain, predictions=runtime.predictions),
         QC: quality_control,
         PLATFORM_CSV: lambda ctx: score_csv_job(ctx, gallery=runtime.gallery, pipeline=runtime.predictions),
+        WEBHOOK: partial(deliver_webhook, app_secret=runtime.settings.resolved_secret_key),
     }
     for name in runtime.settings.job_modules:  # extra kinds (tests, extensions): each module's HANDLERS table
         handlers.update(importlib.import_module(name).HANDLERS)
