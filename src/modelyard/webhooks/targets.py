@@ -140,8 +140,8 @@ def describe(ip: IP) -> str:
                         (lambda a: a.is_loopback, "a loopback address"),
                         (lambda a: a.is_link_local, "a link-local address (cloud metadata lives there)"),
                         (lambda a: a.is_multicast, "a multicast address"),
-                        (lambda a: a.is_private, "a private address"),
-                        (lambda a: a.is_reserved, "a reserved address")):
+                        (lambda a: a.is_reserved, "a reserved address"),
+                        (lambda a: any(a in n for n in PRIVATE if n.version == a.version), "a private address")):
         if test(inner):
             return words
     return "not a public address"
