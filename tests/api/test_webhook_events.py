@@ -15,8 +15,8 @@ from modelyard.webhooks.models import WebhookDelivery
 @pytest.fixture
 def runtime(app, client, accounts):
     runtime = app.state.runtime
-    allowed = client.put("/api/settings", json={"webhooks": {"allowedTargets": ["127.0.0.1"], "creditLowThreshold": 10}},
-                         headers=accounts["admin"].headers)
+    rules = {"allowedTargets": ["127.0.0.1"], "creditLowThreshold": 10}
+    allowed = client.put("/api/settings", json={"webhooks": rules}, headers=accounts["admin"].headers)
     assert allowed.status_code == 200, allowed.text
     return runtime
 

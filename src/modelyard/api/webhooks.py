@@ -28,10 +28,11 @@ def owned_webhook(webhook_id: str, user: CurrentUser, webhooks: Webhooks) -> Web
 
 
 OwnedWebhook = Annotated[Webhook, Depends(owned_webhook)]
+STATUS = "^(" + "|".join(DELIVERY_STATUSES) + ")$"
 
 
 def _answer(hook: Webhook, generated: str | None, state: Literal["configured", "updated"]) -> WebhookConfigured:
-    shown = f"; the secret is shown only in this answer: keep it to verify signatures" if generated else ""
+    shown = "; the secret is shown only in this answer: keep it to verify signatures" if generated else ""
     out = WebhookOut.of(hook, secret=generated).model_dump()
     return WebhookConfigured(**out, status=state, secret_shown_once=bool(generated),
                              message=f"webhook {state} for {', '.join(hook.events)}{shown}")
@@ -73,7 +74,6 @@ def test_webhook(hook: OwnedWebhook, webhooks: Webhooks):
 
 @router.get("/api/webhooks/{webhook_id}/deliveries", response_model=DeliveryPage)
 def list_deliveries(hook: OwnedWebhook, webhooks: Webhooks, limit: Annotated[int, Query(ge=1, le=200)] = 50,
-                    offset: Offset = 0,
-                    status_: Annotated[str | None, Query(alias="status", pattern="^(" + "|".join(DELIVERY_STATUSES) + ")$")] = None):
+                    offset: Offset = 0, status_: Annotated[str | None, Query(alias="status", pattern=STATUS)] = None):
     rows, total = webhooks.deliveries(hook, limit=limit, offset=offset, status=status_)
     return DeliveryPage(deliveries=[DeliveryOut.of(d) for d in rows], total=total)

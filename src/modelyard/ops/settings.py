@@ -62,7 +62,7 @@ class Registry(_Section):
 
 
 class Webhooks(_Section):
-    """Delivery rules of webhooks (docs/webhooks.md). Targets on non-public addresses are refused unless allowed here."""
+    """How webhooks are delivered (docs/webhooks.md); non-public targets are refused unless allowed here."""
 
     allowPrivateTargets: bool = Field(False, description="deliver to private and loopback addresses "
                                                          "(10/8, 172.16/12, 192.168/16, 127/8, fc00::/7, ::1)")
