@@ -12,6 +12,7 @@ from modelyard.webhooks.signing import masked
 
 EventName = Literal["prediction.completed", "model.updated", "alert.triggered", "user.credit_low"]
 assert set(EventName.__args__) == set(EVENTS)  # type: ignore[attr-defined]
+NO_CONTROL = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"  # PostgreSQL text holds no NUL; none is needed here
 
 
 def _unique(events: list[str] | None) -> list[str] | None:
@@ -25,7 +26,7 @@ class WebhookCreate(BaseModel):
     events: list[EventName] = Field(min_length=1, max_length=len(EVENTS), examples=[["prediction.completed"]])
     secret: str | None = Field(None, min_length=16, max_length=200,
                                description="signs every delivery; generated (and shown once) when not given")
-    description: str | None = Field(None, max_length=200)
+    description: str | None = Field(None, max_length=200, pattern=NO_CONTROL)
     active: bool = True
 
     @field_validator("events")
@@ -41,7 +42,7 @@ class WebhookUpdate(BaseModel):
     events: list[EventName] | None = Field(None, min_length=1, max_length=len(EVENTS))
     secret: str | None = Field(None, min_length=16, max_length=200, description="a new secret (not shown again)")
     rotate_secret: bool = Field(False, description="generate a new secret, shown once in this answer")
-    description: str | None = Field(None, max_length=200)
+    description: str | None = Field(None, max_length=200, pattern=NO_CONTROL)
     active: bool | None = None
 
     @field_validator("events")

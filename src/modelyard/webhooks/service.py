@@ -28,7 +28,7 @@ MAX_WEBHOOKS_PER_USER = 50
 
 
 class WebhookService:
-    def __init__(self, session: Session, *, app_secret: str, queue: "JobQueue | None" = None):
+    def __init__(self, session: Session, *, app_secret: str, queue: "JobQueue"):
         self._session = session
         self._app_secret = app_secret
         self._queue = queue

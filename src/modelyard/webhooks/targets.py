@@ -87,6 +87,8 @@ def parse(url: str) -> tuple[str, str, int]:
         raise TargetRefused("the webhook URL is empty")
     if len(url) > MAX_URL:
         raise TargetRefused(f"the webhook URL is longer than {MAX_URL} characters")
+    if any(ord(c) < 0x21 or ord(c) == 0x7F for c in url.strip()):
+        raise TargetRefused("the webhook URL contains spaces or control characters; percent-encode them")
     try:
         parts = urlsplit(url.strip())
         port = parts.port
@@ -126,7 +128,7 @@ def resolve(host: str, port: int) -> list[IP]:
         infos = future.result(timeout=RESOLVE_SECONDS)
     except FutureTimeout:
         raise TargetRefused(f"the webhook host {host} did not resolve within {RESOLVE_SECONDS:.0f} s") from None
-    except (socket.gaierror, UnicodeError, OSError) as exc:
+    except (socket.gaierror, UnicodeError, OSError, ValueError) as exc:
         raise TargetRefused(f"the webhook host {host} does not resolve: {exc}") from None
     found = list(dict.fromkeys(ipaddress.ip_address(info[4][0].split("%")[0]) for info in infos))
     if not found:

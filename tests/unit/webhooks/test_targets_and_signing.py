@@ -19,6 +19,8 @@ CLOSED = Policy()
     ("ftp://8.8.8.8/", "http:// or https://"),
     ("//8.8.8.8/x", "http:// or https://"),
     ("http://", "no host"),
+    ("http://8.8.8.8/a b", "spaces or control characters"),
+    ("http://8.8.8.8/\x00", "spaces or control characters"),
     ("http://user:pw@8.8.8.8/", "user name or password"),
     ("http://8.8.8.8:99999/", "not a valid URL"),
     ("http://169.254.169.254/latest/meta-data/", "link-local"),
