@@ -126,3 +126,30 @@ def test_a_user_without_a_credit_low_webhook_triggers_nothing(runtime, client, a
         balance = CreditService(session).balance(accounts["user"].id)
         CreditService(session).charge(accounts["user"].id, balance - 5)
     assert deliveries(runtime, "user.credit_low") == []
+
+
+def test_finished_deliveries_leave_the_log_after_the_retention_period(runtime, client, accounts):
+    from datetime import timedelta
+
+    from modelyard.db.base import utcnow
+    from modelyard.webhooks.service import prune_deliveries
+
+    user = accounts["user"]
+    subscribe(client, user, ["alert.triggered"])
+    runtime.invalidation.refresh()
+    old, recent, pending = (runtime.events.emit("alert.triggered", {"n": i}, owner_id=user.id)[0] for i in range(3))
+    with runtime.db.session() as session:
+        for delivery_id, age, status in ((old, 31, "failed"), (recent, 29, "delivered"), (pending, 60, "retrying")):
+            row = session.get(WebhookDelivery, delivery_id)
+            row.created_at, row.status = utcnow() - timedelta(days=age), status
+    assert prune_deliveries(runtime.db) == 1
+    assert {d.id for d in deliveries(runtime, "alert.triggered")} == {recent, pending}
+
+
+def test_test_pings_are_limited_per_user_so_the_server_is_no_free_amplifier(runtime, client, accounts):
+    user = accounts["user"]
+    hook = subscribe(client, user, ["model.updated"])
+    answers = [client.post(f"/api/webhooks/{hook}/test", headers=user.headers).status_code for _ in range(61)]
+    assert answers == [202] * 60 + [429]
+    assert client.post(f"/api/webhooks/{subscribe(client, accounts['other'], ['model.updated'])}/test",
+                       headers=accounts["other"].headers).status_code == 202

@@ -75,6 +75,7 @@ class Webhooks(_Section):
     timeoutSeconds: float = Field(5.0, ge=0.5, le=30, description="connect and read timeout of one attempt")
     creditLowThreshold: int = Field(100, ge=0, description="user.credit_low fires when a charge takes a balance "
                                                             "from at least this to below it")
+    logRetentionDays: int = Field(30, ge=1, le=3650, description="finished deliveries older than this leave the log")
 
     @field_validator("allowedTargets")
     @classmethod

@@ -6,10 +6,10 @@ attempt. A secret is shown once, in the answer that generated it, then only its 
 """
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any, Iterable
 
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from modelyard.auth.models import User
@@ -21,6 +21,7 @@ from modelyard.webhooks.models import Webhook, WebhookDelivery
 from modelyard.webhooks.schemas import WebhookCreate, WebhookUpdate
 
 if TYPE_CHECKING:
+    from modelyard.db import Database
     from modelyard.jobs.queue import JobQueue
 
 JOB_KIND = "webhook.deliver"
@@ -151,6 +152,17 @@ class WebhookService:
         rows = self._session.scalars(query.order_by(WebhookDelivery.created_at.desc(), WebhookDelivery.id)
                                      .limit(limit).offset(offset))
         return list(rows), total
+
+
+def prune_deliveries(db: "Database") -> int:
+    """Delete finished deliveries older than `webhooks.logRetentionDays` (a periodic task of every worker)."""
+    from modelyard.ops.settings import SettingsService
+
+    with db.session() as session:
+        days = SettingsService(session).section("webhooks").logRetentionDays
+        cutoff = utcnow() - timedelta(days=days)
+        return session.execute(delete(WebhookDelivery).where(
+            WebhookDelivery.created_at < cutoff, WebhookDelivery.status.in_(("delivered", "failed")))).rowcount
 
 
 def _iso(moment: datetime) -> str:
