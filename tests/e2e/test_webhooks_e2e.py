@@ -293,3 +293,31 @@ def test_credit_low_fires_once_when_a_charge_crosses_the_threshold(client, admin
         "user_id": user_id, "credits_remaining": 99, "threshold": 100, "credits_before": 100}
     time.sleep(1.0)
     assert len(receiver.at("/credits")) == 1
+
+
+def test_scaled_a_webhook_configured_on_one_host_hears_a_deploy_on_another_and_a_worker_retries_it(
+        launch: Launcher, scaled_env, receiver):
+    from tests.e2e.conftest import ADMIN_PASSWORD as SCALED_ADMIN
+
+    first, second = launch.serve(scaled_env("first"), name="first"), launch.serve(scaled_env("second"), name="second")
+    launch.worker(scaled_env("worker"))
+    with httpx.Client(base_url=first.url, timeout=30) as one, httpx.Client(base_url=second.url, timeout=30) as two:
+        admin_headers = bearer(login(one, "admin", SCALED_ADMIN))
+        assert one.put("/api/settings", json={"webhooks": FAST_RETRIES}, headers=admin_headers).status_code == 200
+        headers, _ = new_user(one)
+        model = ("m.skops", skops_bytes(regressor(customers(40, seed=5))))
+
+        def deploy(version: str) -> None:
+            uploaded = two.post("/upload_model", headers=headers, files=[("model_file", model)],
+                                params={"model_name": "scaled-hook", "model_version": version, "deployment": "true"})
+            assert uploaded.status_code == 200, uploaded.text
+
+        deploy("1")  # the second host now holds a snapshot in which nobody subscribes
+        hook = configure(one, headers, receiver.script("/scaled", 500, 200), ["model.updated"])
+        deploy("2")  # the second host sees the new webhook (the shared epoch in Redis; its snapshot lives 5 s at most)
+        first_try, second_try = receiver.wait_for("/scaled", 2, timeout=30)
+        body = verified(second_try, hook["secret"])
+        assert first_try.json == body and (body["data"]["model"], body["data"]["version"]) == ("scaled-hook", 2)
+        (row,) = deliveries(two, headers, hook["id"], finished)
+        assert (row["status"], row["attempts"], [a["status_code"] for a in row["history"]]) == (
+            "delivered", 2, [500, 200])
