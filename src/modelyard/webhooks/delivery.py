@@ -101,6 +101,7 @@ def attempt(url: str, sealed: str, payload: dict[str, Any], event: str, *, deliv
         target = targets.check(url, policy)
     except (targets.TargetRefused, signing.SecretUnreadable) as exc:
         return Outcome(None, exc.message, None, took(), retry=False)
+    payload = {**payload, "signature": signing.body_signature(secret, payload)}  # the secret may have rotated
     raw = json.dumps(payload, separators=(",", ":"), ensure_ascii=False, default=str).encode()
     now = int(time.time())
     headers = {"Content-Type": "application/json", "User-Agent": f"modelyard-webhooks/{__version__}",

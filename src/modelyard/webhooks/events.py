@@ -16,6 +16,7 @@
 """
 from __future__ import annotations
 
+import json
 import logging
 import threading
 from dataclasses import dataclass, field
@@ -73,10 +74,6 @@ class Events:
                 self._snapshot.put("subscriptions", snapshot)
         return snapshot
 
-    def forget(self) -> None:
-        """Drop this process's snapshot now (the epoch does it for the others)."""
-        self._snapshot.clear()
-
     def wants(self, event: str, *, owner_id: int | None, broadcast: bool = False) -> bool:
         return bool(self.subscriptions().targets(event, owner_id=owner_id, broadcast=broadcast))
 
@@ -91,7 +88,7 @@ class Events:
             hooks = self.subscriptions().targets(event, owner_id=owner_id, broadcast=broadcast)
             if not hooks:
                 return []
-            body = dict(data() if callable(data) else data)
+            body = json.loads(json.dumps(dict(data() if callable(data) else data), default=str))  # JSON, now
             return self._deliver(hooks, event, body)
         except Exception:
             log.warning("could not queue the %s webhook deliveries (owner %s)", event, owner_id, exc_info=True)
