@@ -55,6 +55,11 @@ def test_an_event_nobody_subscribes_to_costs_no_database_round_trip(runtime, cli
     finally:
         stop()
     assert seen == [] and built == []  # no query, and the payload was never built
+    assert runtime.events.wants_cached("prediction.completed", owner_id=accounts["user"].id) is False
+    assert runtime.events.wants_cached("prediction.completed", owner_id=accounts["other"].id) is True
+    subscribe(client, accounts["user"], ["alert.triggered"])
+    runtime.invalidation.refresh()
+    assert runtime.events.wants_cached("alert.triggered", owner_id=accounts["user"].id) is None  # cold: ask in a thread
     assert per_call < 50e-6, f"{per_call * 1e6:.1f} µs per emit"
 
 

@@ -11,6 +11,8 @@
   never waits for a receiver.
 - Safe from any thread, and never raises into the caller for a delivery problem (logged instead):
   a webhook must not fail the prediction or deploy that raised it. Call it after your own commit.
+  It may touch the database (a cold snapshot, or someone listening): on the event loop, ask
+  `wants_cached(...)` first (no I/O) and run `emit` in the thread pool unless that says False.
 - Who receives: the webhooks of `owner_id` that subscribe to the event; with `broadcast=True` (an
   object every user sees, such as a built-in gallery model) every webhook subscribed to it.
 """
@@ -75,7 +77,16 @@ class Events:
         return snapshot
 
     def wants(self, event: str, *, owner_id: int | None, broadcast: bool = False) -> bool:
+        """Whether anyone listens (loads the snapshot when it is cold: one query)."""
         return bool(self.subscriptions().targets(event, owner_id=owner_id, broadcast=broadcast))
+
+    def wants_cached(self, event: str, *, owner_id: int | None, broadcast: bool = False) -> bool | None:
+        """Whether anyone listens, without any I/O; None when the snapshot is cold. For code on the event
+        loop: False means skip; otherwise call `emit` in a thread (it queries and writes when someone listens)."""
+        snapshot = self._snapshot.get("subscriptions")
+        if snapshot is None:
+            return None
+        return bool(snapshot.targets(event, owner_id=owner_id, broadcast=broadcast))
 
     def emit(self, event: str, data: Data, *, owner_id: int | None, broadcast: bool = False) -> list[str]:
         """Queue a delivery of `event` to each matching webhook; the ids of the deliveries (none: nobody listens).
