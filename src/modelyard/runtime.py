@@ -11,6 +11,7 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from modelyard.auth.cache import CredentialCache
+from modelyard.auth.limits import UserLimits
 from modelyard.config import Settings
 from modelyard.db import Database
 from modelyard.invalidation import Invalidation, open_epochs, watch
@@ -44,6 +45,7 @@ class Runtime:
         self.db = Database(settings.resolved_database_url)
         self.blobs = open_blob_store(settings)
         self.limiter = Limiter(settings.redis_url, namespace=settings.queue_name)
+        self.limits = UserLimits(self.limiter, settings)
         self.invalidation = Invalidation(open_epochs(settings.redis_url, settings.home_dir, settings.queue_name))
         watch(self.db.sessions, self.invalidation.epochs)
         self.credentials = CredentialCache(self.db, self.invalidation, secret=settings.resolved_secret_key)
@@ -52,6 +54,7 @@ class Runtime:
         self.tally = PredictionTally(self.db)
         self.predictions = PredictionPipeline(self.db, self.models, self.tally, self.invalidation,
                                               max_rows=settings.max_predict_rows, allow_pickle=self._pickle_allowed,
+                                              limits=self.limits,
                                               cache=PredictionCache(settings.redis_url, namespace=settings.queue_name,
                                                                     seconds=settings.prediction_cache_seconds,
                                                                     entries=settings.prediction_cache_entries))

@@ -91,6 +91,8 @@ def test_the_gallery_lists_describes_and_admins_activate(client, gallery, accoun
     assert listed["total"] == len(catalog.DECLARATIONS) and listed["active"] >= 1
     churn = next(m for m in listed["models"] if m["name"] == "churn")
     assert churn["status"] == "active" and churn["version"] == "v1.0"
+    assert [m["id"] for m in listed["models"]] == list(range(1, len(catalog.DECLARATIONS) + 1)), "the contract's ints"
+    assert churn["model_id"] == gallery.ensure_trained("churn").model_id
     detail = client.get("/api/model-gallery/models/churn", headers=user.headers)
     assert detail.status_code == 200 and detail.json()["name"] == "churn"
     assert client.get("/api/model-gallery/models/nope", headers=user.headers).status_code == 404
@@ -103,13 +105,14 @@ def test_the_gallery_lists_describes_and_admins_activate(client, gallery, accoun
 def test_a_batch_runs_each_request_on_its_own_and_charges_the_successes(client, gallery, accounts):
     user = accounts["user"]
     lead, churn = catalog.lookup("lead-score"), catalog.lookup("churn")
-    requests = [{"model": "lead-score", "input": lead.example}, {"model": "churn", "input": churn.example},
+    requests = [{"model": "lead_scoring", "input": lead.example}, {"model": "churn", "input": churn.example},
                 {"model": "lead-score", "input": {"budget": 5}}, {"model": "crystal-ball", "input": {}}]
     before = credits(client, user.headers)
     response = client.post("/api/enterprise/batch/predict", json={"requests": requests}, headers=user.headers)
     assert response.status_code == 200, response.text
     body = response.json()
     assert [r["status"] for r in body["results"]] == ["success", "success", "failed", "failed"]
+    assert [r["model"] for r in body["results"]] == [r["model"] for r in requests], "each item names its model as asked"
     assert [r["index"] for r in body["results"]] == [0, 1, 2, 3]
     assert body["results"][2]["error"]["code"] == "INVALID_INPUT"
     assert body["results"][3]["error"]["code"] == "MODEL_NOT_FOUND"
@@ -230,8 +233,10 @@ def test_the_contracts_per_user_prediction_and_upload_limits_and_per_address_sig
                               headers=other.headers)
     assert [csv().status_code for _ in range(2)] == [200, 429]
     signups = [client.post("/api/auth/register", json={"username": f"sign{i}", "email": f"sign{i}@example.com",
-                                                       "password": "secret-pw"}).status_code for i in range(3)]
-    assert signups == [201, 201, 429]
+                                                       "password": "secret-pw"}) for i in range(3)]
+    assert [r.status_code for r in signups] == [201, 201, 429]
+    assert [(r.headers["X-RateLimit-Limit"], r.headers["X-RateLimit-Remaining"]) for r in signups] == \
+        [("2", "1"), ("2", "0"), ("2", "0")], "an unauthenticated sign-up reports the address limit it counts against"
 
 
 def test_a_large_csv_is_scored_by_a_job_whose_results_are_downloaded(client, app, gallery, accounts):

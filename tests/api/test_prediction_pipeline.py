@@ -160,3 +160,60 @@ def test_a_compiled_predictor_is_saved_beside_the_artifact_loaded_from_there_and
 
     assert client.delete(f"/api/models/{version_id}", headers=user.headers).status_code in (200, 204)
     assert not runtime.blobs.exists(serving["bundle"])
+
+
+@pytest.fixture
+def four_per_hour(settings):
+    settings.rate_limit_predictions = "4/hour"  # the basic plan sets none: the global default applies
+    return settings
+
+
+def test_every_predict_route_counts_against_one_predictions_limit_and_user_models_cost_nothing(
+        four_per_hour, client, accounts, served):
+    admin = accounts["admin"]
+    credits = client.get("/api/auth/user", headers=admin.headers).json()["credits_remaining"]
+    assert client.post("/api/predict/scorer", json={"data": [ROW]}, headers=admin.headers).status_code == 200
+    assert client.get("/inference", params={"model_name": "scorer", "customer_id": 3, "purchase_date_id": "2024-01-03"},
+                      headers=admin.headers).status_code == 200
+    up = client.post("/upload", files={"file": ("one.csv", to_csv(customers(3)[FEATURES]), "text/csv")},
+                     headers=admin.headers).json()
+    assert client.post("/validate", json={"upload_id": up["upload_id"]}, headers=admin.headers).status_code == 200
+    assert client.post("/predict", json={"upload_id": up["upload_id"]}, headers=admin.headers).status_code == 200
+    # a cached answer is still a call: the fourth is the same request as the first
+    assert client.post("/api/predict/scorer", json={"data": [ROW]}, headers=admin.headers).status_code == 200
+
+    for refused in (client.post("/api/predict/scorer", json={"data": [ROW]}, headers=admin.headers),
+                    client.get("/inference", params={"model_name": "scorer", "customer_id": 3,
+                                                     "purchase_date_id": "2024-01-03"}, headers=admin.headers),
+                    client.post("/predict", json={"upload_id": up["upload_id"]}, headers=admin.headers)):
+        assert refused.status_code == 429, refused.text
+        assert refused.json()["code"] == "RATE_LIMIT_EXCEEDED"
+        assert "predictions limit of your plan (4/hour)" in refused.json()["message"]
+        assert refused.headers["X-RateLimit-Limit"] == "4" and refused.headers["X-RateLimit-Remaining"] == "0"
+        assert int(refused.headers["Retry-After"]) >= 1
+    assert client.get("/api/auth/user", headers=admin.headers).json()["credits_remaining"] == credits
+    # the limit is per user: another user's calls are their own
+    other = accounts["other"]
+    assert client.post("/api/predict/scorer", json={"data": [ROW]}, headers=other.headers).status_code == 404
+
+
+def test_an_identical_request_is_answered_from_the_prediction_cache_until_another_version_serves(client, accounts):
+    admin = accounts["admin"]
+    first_version = upload(client, admin, lightgbm_text(customers(60)), name="cached", filename="model.txt",
+                           deployment="True")["model_version_id"]
+    counted = predictions_counted(client, "cached")
+    first = client.post("/api/predict/cached", json={"data": [ROW]}, headers=admin.headers).json()
+    again = client.post("/api/predict/cached", json={"data": [ROW]}, headers=admin.headers).json()
+    assert "_cached_at" not in first
+    assert isinstance(again["_cached_at"], int) and again["predictions"] == first["predictions"]
+    assert again["model_id"] == first["model_id"] == first_version
+    assert predictions_counted(client, "cached") == counted + 2, "a cached answer is still a recorded prediction"
+    other_row = client.post("/api/predict/cached", json={"data": [{**ROW, "visits": 9}]}, headers=admin.headers).json()
+    assert "_cached_at" not in other_row
+
+    second_version = upload(client, admin, lightgbm_text(customers(80)), name="cached", version="2",
+                            filename="model.txt", deployment="True")["model_version_id"]
+    fresh = client.post("/api/predict/cached", json={"data": [ROW]}, headers=admin.headers).json()
+    assert "_cached_at" not in fresh and fresh["model_id"] == second_version
+    stale = client.post(f"/api/predict/{first_version}", json={"data": [ROW]}, headers=admin.headers)
+    assert stale.status_code == 409, "a version that no longer serves is refused, cached answer or not"

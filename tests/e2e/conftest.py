@@ -117,8 +117,9 @@ def scaled_env(tmp_path, pg_database, redis_server, s3_endpoint, queue_name) -> 
             "MODELYARD_ADMIN_PASSWORD": ADMIN_PASSWORD,
             "MODELYARD_EMBEDDED_WORKER": "false",
             # Rate-limit counters live in the shared Redis keyed by user id (the admin is id 1 in every
-            # fresh database), so repeated runs would add up; job polling must never hit that limit here.
+            # fresh database), so repeated runs would add up; job polling and predictions must never hit them here.
             "MODELYARD_RATE_LIMIT_TOKEN": "1000000/hour",
+            "MODELYARD_RATE_LIMIT_PREDICTIONS": "1000000/hour",
         }
         env.update({f"MODELYARD_{k.upper()}": str(v) for k, v in overrides.items()})
         return env

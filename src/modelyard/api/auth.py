@@ -7,8 +7,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, status
 
-from modelyard.api.deps import AuthDep, CurrentUser, RuntimeDep, SessionDep, count_or_refuse, current_user
+from modelyard.api.deps import AuthDep, CurrentUser, RuntimeDep, SessionDep, current_user
 from modelyard.auth.credits import CreditService
+from modelyard.auth.limits import count_or_refuse, limit_headers
 from modelyard.auth.schemas import (
     CSV_SCORING_ROLES, LABELING_ROLES, CsvLoginOut, KeyCreate, KeyOut, LoginIn, LoginOut, NewKeyOut,
     RateLimitOut, RegisterIn, RegisterOut, UserOut, ValidateOut,
@@ -80,8 +81,9 @@ def login_platform(request: Request, body: LoginIn, auth: AuthDep):
 def register(request: Request, body: RegisterIn, auth: AuthDep, runtime: RuntimeDep):
     """A new account on the default plan with its first API key (shown once); sign-ups per client address
     are limited (MODELYARD_RATE_LIMIT_ADDRESS, the contract's per-IP row)."""
-    count_or_refuse(runtime, runtime.settings.rate_limit_address, "register", "address",
-                    _address(request) or "unknown", what="the sign-up limit of this address")
+    stats = count_or_refuse(runtime.limiter, runtime.settings.rate_limit_address, "register", "address",
+                            _address(request) or "unknown", what="the sign-up limit of this address")
+    request.scope.setdefault("state", {})["extra_headers"] = limit_headers(stats)
     new = auth.register(body.username, body.password, email=body.email)
     return RegisterOut(message="User registered successfully", user_id=new.key.user_id,
                        username=body.username, api_key=new.full)

@@ -9,7 +9,8 @@ from fastapi.responses import Response, StreamingResponse
 from starlette.datastructures import UploadFile as StarletteUploadFile
 
 from modelyard.api.deps import (
-    AppSettingsDep, CurrentUser, JobsDep, RegistryDep, RuntimeDep, SessionDep, current_user, require_roles,
+    AppSettingsDep, CurrentUser, JobsDep, RegistryDep, RuntimeDep, SessionDep, current_user, limit_user,
+    require_roles,
 )
 from modelyard.auth.models import User
 from modelyard.auth.schemas import CSV_SCORING_ROLES
@@ -110,7 +111,11 @@ def _job_out(job, request: Request) -> ScoringJobOut:
 
 
 @router.post("/predict", response_model=ScoringJobOut)
-def predict(body: UploadRef, user: CurrentUser, scoring: Scoring, request: Request, session: SessionDep):
+def predict(body: UploadRef, user: CurrentUser, scoring: Scoring, request: Request, session: SessionDep,
+            runtime: RuntimeDep):
+    """Score an upload with the active model as a job: one call against the caller's "predictions" limit;
+    the job charges the model's price per row scored (a user's own model costs nothing)."""
+    limit_user(runtime, user, "predictions")
     job = scoring.predict(scoring.get_upload(body.upload_id, viewer=user), owner=user)
     session.refresh(job)
     return _job_out(job, request)

@@ -8,6 +8,7 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from modelyard.auth.cache import Identity
+from modelyard.auth.limits import limit_headers, plan_limit
 from modelyard.auth.models import User
 from modelyard.auth.service import AuthService
 from modelyard.config import Settings
@@ -90,36 +91,6 @@ def _credential(request: Request) -> str | None:
     return request.headers.get("x-api-key") or None
 
 
-def plan_limit(settings, plan: str, kind: str) -> str:
-    """A plan's limit of `kind`: requests per API key ("key") or JWT user ("token"), built-in model
-    "predictions" or "uploads" per user; the global MODELYARD_RATE_LIMIT_* where the plan sets none."""
-    attribute = {"key": "api_key"}.get(kind, kind)
-    found = settings.plans.get(plan)
-    return (getattr(found, attribute) if found else None) or getattr(settings, f"rate_limit_{attribute}")
-
-
-def limit_user(runtime: Runtime, user: User, kind: str, *, cost: int = 1) -> None:
-    """Count `cost` against the user's `kind` limit (the prediction platform's per-user rows of its table);
-    429 RATE_LIMIT_EXCEEDED with that limit's headers and Retry-After when it is spent."""
-    rule = plan_limit(runtime.settings, user.plan, kind)
-    count_or_refuse(runtime, rule, kind, "user", str(user.id), cost=cost, what=f"{kind} limit of your plan")
-
-
-def limit_headers(stats: WindowStats) -> dict[str, str]:
-    return {"X-RateLimit-Limit": str(stats.limit), "X-RateLimit-Remaining": str(stats.remaining),
-            "X-RateLimit-Reset": str(stats.reset)}
-
-
-def count_or_refuse(runtime: Runtime, rule: str, *keys: str, cost: int = 1, what: str) -> WindowStats:
-    """Count against `rule` under `keys`; 429 RATE_LIMIT_EXCEEDED naming `what`, with that limit's headers
-    and Retry-After, when it is spent."""
-    allowed, stats = runtime.limiter.count(rule, *keys, cost=cost)
-    if not allowed:
-        raise TooManyRequests(f"{what} ({rule}) is spent; try again in {stats.retry_after} s",
-                              headers={**limit_headers(stats), "Retry-After": str(stats.retry_after)})
-    return stats
-
-
 def admit(runtime: Runtime, token: str, *, cached_only: bool = False) -> tuple[Identity, WindowStats, bool] | None:
     """Refresh stale caches, resolve the credential, count the request against its rate limit.
 
@@ -177,3 +148,9 @@ def require_roles(*roles: str, words: dict[str, str] | None = None):
 
 
 AdminUser = Annotated[User, Depends(require_roles("admin"))]
+
+
+def limit_user(runtime: Runtime, user: User, kind: str, *, cost: int = 1) -> None:
+    """Count `cost` against the user's `kind` limit ("predictions", "uploads"); 429 when it is spent."""
+    runtime.limits.count(user, kind, cost=cost)
+

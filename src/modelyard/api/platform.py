@@ -39,25 +39,21 @@ Record = Annotated[dict[str, Any], Body(description="the model's input fields (G
 
 
 def run_builtin(runtime: Runtime, name: str, record: Any, *, viewer: User) -> dict[str, Any]:
-    """One call to a built-in model, as the contract answers it; 402 (nothing charged) when credits lack.
+    """One call to a built-in model through the pipeline's call rules (limit, cache, charge), as the
+    contract answers it; `_cached_at` when the prediction cache answered (still charged: the contract's
+    example shows credits_consumed with it)."""
+    from modelyard.gallery.text import version_ref
 
-    An identical request to the same deployed version is answered from the prediction cache with
-    `_cached_at` (still charged: the contract's example shows credits_consumed with it)."""
     started = time.perf_counter()
     decl = catalog.lookup(name)
-    limit_user(runtime, viewer, "predictions")
-    pipeline = runtime.predictions
-    deployed = runtime.gallery.ensure_trained(decl.name)  # None for the text models
-    version_key = deployed.id if deployed is not None else f"builtin:{decl.name}"
-    cached = pipeline.cache.get(version_key, record)
-    if cached is None:
-        answer = runtime.gallery.predict(decl.name, record, viewer=viewer)
-        pipeline.cache.put(version_key, record, answer)
-    pipeline.charge(viewer, decl.credits, model=decl.name)
-    out = {**(cached[0] if cached else answer), "processing_time": round(time.perf_counter() - started, 4),
-           "credits_consumed": decl.credits}
-    if cached:
-        out["_cached_at"] = cached[1]
+    gallery = runtime.gallery
+    version = gallery.ensure_trained(decl.name) or version_ref(decl.name)  # text models have no registry entry
+    served = runtime.predictions.call(version, record, lambda: gallery.predict(decl.name, record, viewer=viewer),
+                                      viewer=viewer)
+    out = {**served.answer, "processing_time": round(time.perf_counter() - started, 4),
+           "credits_consumed": served.credits}
+    if served.cached_at is not None:
+        out["_cached_at"] = served.cached_at
     return out
 
 

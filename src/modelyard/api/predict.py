@@ -16,7 +16,7 @@ from starlette.concurrency import run_in_threadpool
 
 from modelyard.api.deps import CurrentUser, RuntimeDep, current_user
 from modelyard.api.platform import run_builtin
-from modelyard.api.serving import JSONBody, OrjsonRoute, predict_ref
+from modelyard.api.serving import JSONBody, OrjsonRoute, predict_rows
 from modelyard.errors import Unprocessable
 from modelyard.gallery import catalog
 from modelyard.gallery.schemas import BuiltinOut
@@ -44,5 +44,5 @@ async def predict(model_ref: str, body: Annotated[dict[str, Any], Body(openapi_e
                 raise Unprocessable(f"send {{\"data\": [rows]}} for model {model_ref!r}; a flat record of fields is "
                                     "only for built-in models (GET /api/model-gallery/models)") from None
             raise RequestValidationError(exc.errors(include_url=False, include_context=False)) from None
-        return JSONBody(PredictOut.body(await predict_ref(runtime, model_ref, rows, viewer=user)))
+        return JSONBody(await predict_rows(runtime, model_ref, rows, viewer=user))
     return JSONBody(await run_in_threadpool(run_builtin, runtime, model_ref, body, viewer=user))

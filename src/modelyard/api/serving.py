@@ -16,7 +16,9 @@ from starlette.concurrency import run_in_threadpool
 
 from modelyard.auth.models import User
 from modelyard.runtime import Runtime
-from modelyard.serving.pipeline import Prediction
+from modelyard.serving.pipeline import PredictionPipeline
+from modelyard.serving.schemas import PredictOut
+from modelyard.serving.versions import VersionRef
 
 INLINE_ROWS = 100
 
@@ -49,10 +51,19 @@ class OrjsonRoute(APIRoute):
         return parse_with_orjson
 
 
-async def predict_ref(runtime: Runtime, ref: str, rows: list[dict[str, Any]], *, viewer: User) -> Prediction:
+async def predict_rows(runtime: Runtime, ref: str, rows: list[dict[str, Any]], *, viewer: User) -> dict[str, Any]:
+    """`{"data": rows}` for a version id or model name, as one call of the pipeline: the mlops-dashboard body."""
     pipeline = runtime.predictions
     if len(rows) <= INLINE_ROWS:
         version = pipeline.ready(ref, viewer=viewer)
         if version is not None:
-            return pipeline.predict(version, rows, viewer=viewer)
-    return await run_in_threadpool(lambda: pipeline.predict(pipeline.resolve(ref, viewer=viewer), rows, viewer=viewer))
+            return _rows_call(pipeline, version, rows, viewer)
+    return await run_in_threadpool(lambda: _rows_call(pipeline, pipeline.resolve(ref, viewer=viewer), rows, viewer))
+
+
+def _rows_call(pipeline: PredictionPipeline, version: VersionRef, rows: list[dict[str, Any]], viewer: User) -> dict:
+    def answer() -> dict[str, Any]:
+        prediction = pipeline.predict(version, rows, viewer=viewer)
+        return {"predictions": prediction.outputs.rows(complete=True), "ignored_columns": prediction.ignored_columns}
+
+    return PredictOut.body(version, pipeline.call(version, rows, answer, viewer=viewer, rows=len(rows)))

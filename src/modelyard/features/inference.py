@@ -1,5 +1,6 @@
-"""Inference by entity keys: find the model version, look its feature row up, predict it through the
-one prediction pipeline (the model-registry contract's dialect of it)."""
+"""Inference by entity keys: find the model version, look its feature row up, predict it as one call of
+the prediction pipeline (limit, cache keyed by the looked-up row, charge), in the model-registry
+contract's dialect."""
 from __future__ import annotations
 
 import math
@@ -44,7 +45,9 @@ class InferenceService:
             raise NoFeatureTable(f"the feature table linked to {where} was deleted; link another one")
         self._pipeline.authorize(version, statuses=ANY_LIVE)
         row = self._features.lookup(table, keys)
-        result = self._pipeline.predict(version, [row], viewer=viewer, statuses=ANY_LIVE).outputs.rows()[0]
+        pipeline = self._pipeline
+        result = pipeline.call(version, row, lambda: pipeline.predict(version, [row], viewer=viewer, statuses=ANY_LIVE)
+                               .outputs.rows()[0], viewer=viewer, statuses=ANY_LIVE).answer
         answer = {"prediction": _finite(result["prediction"])}
         if probabilities and "probabilities" in result:
             answer["probabilities"] = result["probabilities"]

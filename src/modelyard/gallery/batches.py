@@ -60,9 +60,9 @@ def run_batch(gallery: "GalleryService", pipeline: "PredictionPipeline", items: 
                                   "error": _error(answer), "processing_time": round(each, 6)}
             else:
                 cost += decl.credits
-                results[index] = {"index": index, "model": answer["model"], "prediction": answer["prediction"],
+                results[index] = {"index": index, "model": items[index]["model"], "prediction": answer["prediction"],
                                   "processing_time": round(each, 6), "status": "success"}
-    pipeline.charge(viewer, cost, model="batch")
+    pipeline.charge(viewer.id, cost, detail="batch")
     total = time.perf_counter() - started
     ok = sum(r["status"] == "success" for r in results)
     return {"results": results,
@@ -147,7 +147,7 @@ def score_csv(gallery: "GalleryService", pipeline: "PredictionPipeline", decl: D
             results.append({"row": row, "status": "success", "prediction": answer["prediction"]})
     processed = sum(r["status"] == "success" for r in results)
     cost = processed * decl.credits
-    pipeline.charge(viewer, cost, model=f"csv:{decl.name}")
+    pipeline.charge(viewer.id, cost, detail=f"csv:{decl.name}")
     return {"message": "File processed successfully", "model": decl.name, "results": results,
             "summary": _summary(len(results), processed, started),
             "data_quality": quality, "credits_consumed": cost, "file_id": file_id}
@@ -203,7 +203,7 @@ def score_csv_job(ctx: "JobContext", *, gallery: "GalleryService", pipeline: "Pr
             _merge_quality(quality, part, len(frame) * len(part["columns_used"]))
             answers = gallery.predict_many(decl.name, records, viewer=viewer)
             processed = sum(not isinstance(a, AppError) for a in answers)
-            pipeline.charge(viewer, processed * decl.credits, model=f"csv:{decl.name}")
+            pipeline.charge(viewer.id, processed * decl.credits, detail=f"csv:{decl.name}")
             for answer in answers:
                 counts["rows"] += 1
                 if isinstance(answer, AppError):

@@ -24,6 +24,13 @@ def _deployed(model: RegisteredModel | None):
     return next((v for v in model.versions if v.id == model.deployed_version_id), None)
 
 
+def catalog_number(decl: Declaration) -> int:
+    """The contract's integer `id`: the model's place in the catalog, from 1 (stable: models are appended)."""
+    from modelyard.gallery.catalog import DECLARATIONS
+
+    return DECLARATIONS.index(decl) + 1
+
+
 def summary(decl: Declaration, model: RegisteredModel | None) -> dict[str, Any]:
     """The contract's gallery list entry (plus gallery fields)."""
     version = _deployed(model)
@@ -32,7 +39,8 @@ def summary(decl: Declaration, model: RegisteredModel | None) -> dict[str, Any]:
     data = (version.training_data or {}) if version else {}
     status = "active" if decl.kind == "text" or version is not None else "not trained"
     return {
-        "id": model.id if model else None,
+        "id": catalog_number(decl),
+        "model_id": model.id if model else None,
         "name": decl.name,
         "display_name": decl.title,
         "version": f"v{version.number}.0" if version else "v1.0" if decl.kind == "text" else None,

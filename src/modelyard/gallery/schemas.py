@@ -21,7 +21,8 @@ class BuiltinOut(BaseModel):
 class GalleryModelOut(BaseModel):
     model_config = ConfigDict(extra="allow")
 
-    id: str | None
+    id: int = Field(description="the model's place in the catalog, from 1")
+    model_id: str | None = Field(description="its registered model's id (None until a tabular model is trained)")
     name: str
     display_name: str
     version: str | None

@@ -165,6 +165,7 @@ def version_ref(name: str) -> VersionRef:
         feature_table=None,
         training_data=None,
         serving=None,
+        builtin=True,
     )
 
 

@@ -111,9 +111,12 @@ def _scorer(ctx: JobContext, predictions: PredictionPipeline, params: dict):
     version = predictions.version(params["version_id"])
     predictions.authorize(version, statuses=ANY_LIVE)
     model = predictions.model(version)
+    price = predictions.price(version)
 
     def scored(index: int, chunk: pd.DataFrame, *, header: bool) -> tuple[bytes, int]:
         outputs = predictions.predict_frame(version, chunk, user_id=ctx.owner_id, username=username, model=model)
+        if price:  # each chunk is charged before its results are written (402 fails the job, naming it)
+            predictions.charge(ctx.owner_id, price * len(chunk), detail=f"csv:{version.name}")
         out = neutralize_frame(chunk)
         out["prediction"] = outputs.predictions
         for i, name in enumerate(outputs.label_names if outputs.proba is not None else []):

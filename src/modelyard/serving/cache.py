@@ -21,7 +21,7 @@ log = logging.getLogger("modelyard.serving")
 
 
 def request_key(version_key: str, request: Any) -> str:
-    body = orjson.dumps(request, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS)
+    body = orjson.dumps(request, default=str, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS)
     return f"{version_key}:{hashlib.sha256(body).hexdigest()}"
 
 
@@ -33,6 +33,7 @@ class PredictionCache:
         self._redis = None
         self._memory: TTLCache | None = None
         self._lock = threading.Lock()
+        self.hits = self.misses = 0
         if seconds <= 0:
             return
         if redis_url:
@@ -41,11 +42,15 @@ class PredictionCache:
             self._redis = redis.Redis.from_url(redis_url, socket_timeout=0.5, socket_connect_timeout=0.5)
         else:
             self._memory = TTLCache(maxsize=entries, ttl=seconds)
-        self.hits = self.misses = 0
 
     @property
     def enabled(self) -> bool:
         return self.seconds > 0
+
+    @property
+    def remote(self) -> bool:
+        """True when a lookup is a network round trip (Redis): not for the event loop."""
+        return self._redis is not None
 
     def get(self, version_key: str, request: Any) -> tuple[dict[str, Any], int] | None:
         """(the cached answer, when it was cached as a Unix time) or None."""

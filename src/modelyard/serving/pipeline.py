@@ -7,9 +7,17 @@
       -> predict
       -> record (Prometheus metrics, the activity tally)
 
-Online JSON (``/api/predict``), inference by entity keys (``/inference``), CSV scoring jobs and the
-retraining comparison call it; each contract's response shape is an adapter at its router. The
-prediction platform adds credits, the prediction log, the prediction cache and webhooks as steps here.
+A call from outside (``call``) wraps that in the prediction platform's rules, the same on every route:
+
+      limit (the caller's "predictions" limit: one per call)
+      -> the prediction cache (an identical request to the same version: its stored answer, `_cached_at`)
+      -> predict (above), stored in the cache
+      -> charge (the model's price × rows: a built-in's declared credits; a user's own model costs 0)
+
+Online JSON (``/api/predict``, both dialects), inference by entity keys (``/inference``) and the
+built-in models go through ``call``; CSV scoring jobs, the enterprise batch and the CSV batch count one
+call (or one per item) against the limit and charge per row scored, without the cache (a file or a
+batch is predicted in one pass). Each contract's response shape is an adapter at its router.
 """
 from __future__ import annotations
 
@@ -30,6 +38,7 @@ from modelyard.serving.versions import VersionRef
 if TYPE_CHECKING:
     import pandas as pd
 
+    from modelyard.auth.limits import UserLimits
     from modelyard.db import Database
     from modelyard.ops.activity import PredictionTally
     from modelyard.serving.loader import LoadedModel, ModelCache
@@ -47,10 +56,21 @@ class Prediction:
     seconds: float
 
 
+@dataclass
+class Served:
+    """A call's answer, and whether it came from the prediction cache (its Unix time) and what it cost."""
+
+    answer: dict[str, Any]
+    cached_at: int | None
+    credits: int
+
+
 class PredictionPipeline:
     def __init__(self, db: "Database", models: "ModelCache", tally: "PredictionTally", invalidation: Invalidation,
-                 *, max_rows: int, allow_pickle: Callable[[], bool], cache: "PredictionCache | None" = None):
+                 *, max_rows: int, allow_pickle: Callable[[], bool], limits: "UserLimits",
+                 cache: "PredictionCache | None" = None):
         self._db = db
+        self.limits = limits
         self.cache = cache if cache is not None else PredictionCache(seconds=0)
         self._models = models
         self._tally = tally
@@ -70,6 +90,8 @@ class PredictionPipeline:
     def ready(self, ref: str, *, viewer: User) -> VersionRef | None:
         """The resolved version when serving it needs no I/O at all (resolved and loaded here, not a
         pickle); None otherwise. Lets the API answer small requests without leaving the event loop."""
+        if self.limits.blocking or self.cache.remote:
+            return None
         version = self._resolved.get((viewer.id, "ref", ref))
         if version is None or version.format == "pickle" or not self._models.holds(version.id):
             return None
@@ -100,6 +122,47 @@ class PredictionPipeline:
                 ref = VersionRef.of(load(session))
             self._resolved.put(key, ref)
         return ref
+
+    # A call from outside ----------------------------------------------------------------------------
+
+    def call(self, version: VersionRef, request: Any, answer: Callable[[], dict[str, Any]], *, viewer: User,
+             rows: int = 1, statuses: frozenset[str] = SERVING) -> Served:
+        """One prediction call by the rules of every route: counted against the caller's "predictions"
+        limit (429 when spent); the version must still serve (`statuses`); answered from the prediction cache when an identical request to this
+        version was answered within MODELYARD_PREDICTION_CACHE_SECONDS, else by `answer()` (stored);
+        then charged the version's price × `rows` (402 INSUFFICIENT_CREDITS, nothing taken, when too
+        few credits remain; a model that fails to predict charges nothing)."""
+        self.limits.count(viewer, "predictions")
+        self.authorize(version, statuses=statuses)
+        started = time.perf_counter()
+        found = self.cache.get(version.id, request)
+        if found is None:
+            result, cached_at = answer(), None
+            self.cache.put(version.id, request, result)
+        else:
+            (result, cached_at), seconds = found, time.perf_counter() - started
+            self.record(version, user_id=viewer.id, username=viewer.username, rows=rows, seconds=seconds)
+        credits = self.price(version) * rows
+        if credits:
+            self.charge(viewer.id, credits, detail=version.name)
+        return Served(result, cached_at, credits)
+
+    @staticmethod
+    def price(version: VersionRef) -> int:
+        """Credits per row predicted: a built-in model's declared price; a user's own model costs nothing."""
+        if not version.builtin:
+            return 0
+        from modelyard.gallery import catalog
+
+        return catalog.lookup(version.name).credits
+
+    def charge(self, user_id: int, credits: int, *, detail: str) -> int:
+        """Take what a call costs from a user's credits (one atomic statement, auth/credits.py); the
+        balance after. Raises 402 INSUFFICIENT_CREDITS and takes nothing when too few remain."""
+        from modelyard.auth.credits import CreditService
+
+        with self._db.session() as session:
+            return CreditService(session).charge(user_id, credits, detail=detail)
 
     # Predict ------------------------------------------------------------------------------------
 
@@ -141,14 +204,6 @@ class PredictionPipeline:
     def record(self, version: VersionRef, *, user_id: int, username: str, rows: int, seconds: float) -> None:
         metrics.observe_prediction(version.name, version.label, seconds, rows)
         self._tally.add(user_id, username, version.id, version.name, rows)
-
-    def charge(self, user: User, credits: int, *, model: str) -> int:
-        """Take what a call costs from the caller's credits (one atomic statement, auth/credits.py); the
-        balance after. Raises 402 INSUFFICIENT_CREDITS and takes nothing when too few remain."""
-        from modelyard.auth.credits import CreditService
-
-        with self._db.session() as session:
-            return CreditService(session).charge(user.id, credits, detail=model)
 
     @staticmethod
     def _guarded(version: VersionRef, run: Callable[[], Outputs]) -> Outputs:

@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, Field
 
 if TYPE_CHECKING:
-    from modelyard.serving.pipeline import Prediction
+    from modelyard.serving.pipeline import Served
+    from modelyard.serving.versions import VersionRef
 
 
 class PredictIn(BaseModel):
@@ -28,14 +29,18 @@ class PredictOut(BaseModel):
     timestamp: datetime
     ignored_columns: list[str] = Field(default_factory=list, description="input columns the model does not use")
 
+    cached_at: int | None = Field(None, alias="_cached_at",
+                                  description="present when answered from the prediction cache: when (Unix time)")
+
     @staticmethod
-    def body(prediction: "Prediction") -> dict[str, Any]:
-        """This schema's JSON, built directly (the hot path skips model validation of its own output)."""
-        version = prediction.version
-        rows = prediction.outputs.rows(complete=True)
-        return {"predictions": rows, "model_id": version.id, "model_name": version.name,
-                "model_version": version.number, "timestamp": utc_now_text(),
-                "ignored_columns": prediction.ignored_columns}
+    def body(version: "VersionRef", served: "Served") -> dict[str, Any]:
+        """This schema's JSON, built directly (the hot path skips model validation of its own output);
+        `served.answer` holds `predictions` and `ignored_columns`."""
+        body = {**served.answer, "model_id": version.id, "model_name": version.name,
+                "model_version": version.number, "timestamp": utc_now_text()}
+        if served.cached_at is not None:
+            body["_cached_at"] = served.cached_at
+        return body
 
 
 def utc_now_text() -> str:

@@ -24,10 +24,11 @@ class VersionRef:
     feature_table: str | None
     training_data: dict[str, Any] | None
     serving: dict[str, Any] | None
+    builtin: bool = False  # a gallery model: priced by its declaration (gallery/catalog.py)
 
     @classmethod
     def of(cls, v: ModelVersion) -> "VersionRef":
         return cls(v.id, v.model_id, v.name, v.number, v.label, v.status, v.format, v.task, v.owner_id,
                    v.artifact_key, list(v.signature or []), list(v.classes) if v.classes is not None else None,
                    v.feature_table, dict(v.training_data) if v.training_data else None,
-                   dict(v.serving) if v.serving else None)
+                   dict(v.serving) if v.serving else None, v.builtin)
