@@ -5,8 +5,9 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, status
 
-from modelyard.api.deps import CurrentUser, RuntimeDep, SessionDep, count_or_refuse, current_user
+from modelyard.api.deps import CurrentUser, RuntimeDep, SessionDep, current_user
 from modelyard.api.params import Offset
+from modelyard.auth.limits import count_or_refuse
 from modelyard.webhooks.models import DELIVERY_STATUSES, Webhook
 from modelyard.webhooks.schemas import (
     DeliveryOut, DeliveryPage, TestQueued, WebhookConfigured, WebhookCreate, WebhookOut, WebhookPage, WebhookUpdate,
@@ -68,7 +69,7 @@ def delete_webhook(hook: OwnedWebhook, webhooks: Webhooks):
 
 @router.post("/api/webhooks/{webhook_id}/test", response_model=TestQueued, status_code=status.HTTP_202_ACCEPTED)
 def test_webhook(hook: OwnedWebhook, webhooks: Webhooks, user: CurrentUser, runtime: RuntimeDep):
-    count_or_refuse(runtime, TESTS_PER_USER, "webhook-test", str(user.id), what="your webhook test limit")
+    count_or_refuse(runtime.limiter, TESTS_PER_USER, "webhook-test", str(user.id), what="your webhook test limit")
     delivery = webhooks.test(hook)
     return TestQueued(message=f"a {delivery.event} delivery is queued; GET /api/webhooks/{hook.id}/deliveries "
                               "shows how it went", event=delivery.event, delivery=DeliveryOut.of(delivery))
