@@ -13,7 +13,7 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from modelyard import __version__, process
 from modelyard.api import admin, auth, blobs, csv_scoring, docs, errors, jobs, live, mlops_dashboard, system
-from modelyard.api import enterprise, labeling, platform, predict
+from modelyard.api import enterprise, labeling, platform, predict, webhooks
 from modelyard.api import model_registry, openapi
 from modelyard.api.metrics_middleware import MetricsMiddleware
 from modelyard.api.middleware import BodyLimitMiddleware, RequestContextMiddleware
@@ -113,7 +113,8 @@ def create_app(settings: Settings | None = None, *, run_worker: bool | None = No
     docs.install(app)  # /, /docs and /redoc from files shipped in the package (no CDN)
     for router in (predict.router, system.public, auth.public, blobs.router, system.private, auth.private, jobs.router,
                    admin.router, mlops_dashboard.router, csv_scoring.router, labeling.router, live.router,
-                   model_registry.public, model_registry.router, platform.router, enterprise.router):
+                   model_registry.public, model_registry.router, platform.router, enterprise.router,
+                   webhooks.router):
         app.include_router(router)
     openapi.install(app)
 

@@ -9,3 +9,4 @@ from modelyard.ops.models import Activity, AppSetting  # noqa: F401
 from modelyard.ops.predlog import PredictionRecord  # noqa: F401
 from modelyard.registry.models import ModelVersion, RegisteredModel  # noqa: F401
 from modelyard.scoring.models import ScoringUpload  # noqa: F401
+from modelyard.webhooks.models import Webhook, WebhookDelivery  # noqa: F401

@@ -107,6 +107,8 @@ SERVICE_STATUSES: dict[tuple[str, str], set[int]] = {
     ("POST", "/api/model-gallery/models/{model_name}/retrain"): {400, 404, 409},
     ("POST", "/api/model-gallery/upload"): {400, 403, 404, 409},
     ("GET", "/api/upload/csv/results/{job_id}"): {409},
+    ("POST", "/api/webhooks/configure"): {409},  # the most webhooks one account may have
+    ("POST", "/api/webhooks/{webhook_id}/test"): {409},  # a secret sealed under another MODELYARD_SECRET_KEY
 }
 
 # Bodies that a route reads by hand, so FastAPI cannot see them: `/login` takes JSON, a form or query parameters.

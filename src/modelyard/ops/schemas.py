@@ -77,6 +77,7 @@ class SettingsOut(BaseModel):
     data: dict[str, Any]
     scoring: dict[str, Any]
     registry: dict[str, Any]
+    webhooks: dict[str, Any]
 
 
 class SettingsUpdated(BaseModel):
