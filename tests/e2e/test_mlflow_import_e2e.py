@@ -107,12 +107,15 @@ def cases(frame):
                          lambda rows: _local_xgboost(xgb_json, rows), "xgboost", 1e-5),
         "xgboost-ubj": ("xgboost", "model.ubj", xgb_ubj, {"model_format": "ubj"},
                         lambda rows: _local_xgboost(xgb_ubj, rows), "xgboost", 1e-5),
+        "xgboost-xgb": ("xgboost", "model.xgb", xgb_ubj, {"model_format": "xgb"},  # MLflow's default model_format
+                        lambda rows: _local_xgboost(xgb_ubj, rows), "xgboost", 1e-5),
         "sklearn-skops": ("sklearn", "model.skops", skops_bytes(model), {"serialization": "skops"}, model.predict,
                           "skops", 1e-6),
     }
 
 
-@pytest.mark.parametrize("case", ["onnx", "lightgbm", "xgboost-json", "xgboost-ubj", "sklearn-skops"])
+@pytest.mark.parametrize("case", ["onnx", "lightgbm", "xgboost-json", "xgboost-ubj", "xgboost-xgb",
+                                  "sklearn-skops"])
 def test_a_safe_flavor_imports_with_its_signature_and_predicts_like_the_local_model(client, user, frame, case):
     flavor, filename, data, options, local, fmt, tolerance = cases(frame)[case]
     model_name = name()
