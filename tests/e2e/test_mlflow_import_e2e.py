@@ -308,3 +308,35 @@ def test_an_existing_version_is_a_conflict(client, user, frame):
     import_zip(client, user, data, model_name)
     body = import_zip(client, user, data, model_name, expect=409)
     assert "already has a version" in body["message"] and body["code"] == "CONFLICT"
+
+
+# The CLI -----------------------------------------------------------------------------------------------------
+
+
+def test_the_cli_imports_an_mlflow_folder_through_the_http_api(server, client, user, frame, tmp_path):
+    import zipfile
+    from io import BytesIO
+
+    from typer.testing import CliRunner
+
+    from modelyard.cli import app
+
+    folder = tmp_path / "model"
+    with zipfile.ZipFile(BytesIO(mlflow_zip("lightgbm", "model.lgb", lightgbm_text(frame)))) as archive:
+        archive.extractall(tmp_path)
+    secret = tmp_path / "outside.txt"
+    secret.write_text("not for the server")
+    (folder / "linked.txt").symlink_to(secret)
+    token = user["Authorization"].split(" ", 1)[1]
+    model_name = name()
+    result = CliRunner().invoke(app, ["import-mlflow", str(folder), "--name", model_name, "--version", "3",
+                                      "--deploy", "--url", server.url], env={"MODELYARD_TOKEN": token})
+    assert result.exit_code == 0, result.output
+    assert result.output.split("\t")[:2] == [model_name, "3"] and "lightgbm" in result.output
+    rows = frame[FEATURES].iloc[:2]
+    assert predict(client, user, model_name, rows) == pytest.approx(list(_local_lightgbm(lightgbm_text(frame), rows)))
+
+    refused = CliRunner().invoke(app, ["import-mlflow", str(folder), "--name", model_name, "--version", "3",
+                                       "--url", server.url], env={"MODELYARD_TOKEN": token})
+    assert refused.exit_code == 1 and "409" in refused.output and "already has a version" in refused.output
+

@@ -112,3 +112,21 @@ def test_an_archive_with_two_model_folders_is_refused():
     data = zipped({"a/MLmodel": "flavors: {}\n", "b/MLmodel": "flavors: {}\n"}, folder="")
     with pytest.raises(mlflow.NotAnMlflowModel, match="several MLflow models"):
         mlflow.read_archive(data, max_bytes=1_000_000)
+
+
+def test_the_cli_zip_leaves_out_files_reached_through_symlinks(tmp_path):
+    from modelyard.registry.mlflow_upload import ImportFailed, zip_folder
+
+    folder = tmp_path / "model"
+    with zipfile.ZipFile(io.BytesIO(mlflow_zip("lightgbm", "model.lgb", b"tree\n"))) as archive:
+        archive.extractall(tmp_path)
+    (tmp_path / "outside").mkdir()
+    (tmp_path / "outside" / "secret.txt").write_text("x")
+    (folder / "linked-dir").symlink_to(tmp_path / "outside", target_is_directory=True)
+    (folder / "linked.txt").symlink_to(tmp_path / "outside" / "secret.txt")
+    with zipfile.ZipFile(io.BytesIO(zip_folder(folder))) as archive:
+        names = set(archive.namelist())
+    assert "MLmodel" in names and "model.lgb" in names
+    assert not any("linked" in n or "secret" in n for n in names), names
+    with pytest.raises(ImportFailed, match="no MLmodel"):
+        zip_folder(tmp_path / "outside")
