@@ -33,6 +33,7 @@ from typing import Any
 from modelyard.auth.models import User
 from modelyard.errors import BadRequest, PayloadTooLarge, Unprocessable
 from modelyard.features.models import FeatureTable
+from modelyard.ops import metrics
 from modelyard.registry import formats
 from modelyard.registry.formats import UnsupportedModelFile
 from modelyard.registry.uploads import Upload, Uploaded, UploadService, read_limited
@@ -263,13 +264,17 @@ def import_archive(uploads: UploadService, owner: User, *, archive: Upload, name
                    max_bytes: int, description: str | None = None, deploy: bool = False,
                    feature_table: FeatureTable | None = None) -> Uploaded:
     """Register the model of a zipped MLflow folder as ``name``/``label`` through ``UploadService.upload``."""
-    found = read_archive(read_limited(archive.stream, max_bytes, "the MLflow model archive"), max_bytes=max_bytes)
-    expected = "pickle" if found.serialization in PICKLE_SERIALIZATIONS else FLAVORS[found.flavor][0]
-    actual = formats.detect(found.model, found.filename)
-    if actual != "pickle" and actual != expected:  # a pickle meets the upload's own pickle rule below
-        raise UnsupportedModelFile(f"MLmodel says {found.flavor}"
-                                   + (f" ({found.serialization})" if found.serialization else "")
-                                   + f" but {found.filename} is a {actual} file")
+    try:
+        found = read_archive(read_limited(archive.stream, max_bytes, "the MLflow model archive"), max_bytes=max_bytes)
+        expected = "pickle" if found.serialization in PICKLE_SERIALIZATIONS else FLAVORS[found.flavor][0]
+        actual = formats.detect(found.model, found.filename)
+        if actual != "pickle" and actual != expected:  # a pickle meets the upload's own pickle rule below
+            raise UnsupportedModelFile(f"MLmodel says {found.flavor}"
+                                       + (f" ({found.serialization})" if found.serialization else "")
+                                       + f" but {found.filename} is a {actual} file")
+    except BaseException:
+        metrics.observe_model_upload("", "refused")  # refusals past this point are counted by the upload
+        raise
     artifacts = [Upload(MLMODEL, io.BytesIO(found.mlmodel))]
     if found.signature_json is not None:
         artifacts.append(Upload(formats.SIGNATURE_FILE, io.BytesIO(found.signature_json)))
