@@ -337,6 +337,20 @@ def test_the_serve_unit_migrates_first_and_waits_for_its_own_health_route(app_cl
     assert "--no-ui" in options
 
 
+def test_systemd_itself_reads_the_units_without_complaint_beyond_the_missing_install():
+    """`systemd-analyze verify` parses the units as systemd will; here the venv it points at is not installed."""
+    import shutil
+    import subprocess
+
+    if shutil.which("systemd-analyze") is None:
+        pytest.skip("systemd-analyze is not installed")
+    result = subprocess.run(["systemd-analyze", "verify", *map(str, UNITS.values())], capture_output=True,
+                            text=True, timeout=60)
+    complaints = [line for line in (result.stdout + result.stderr).splitlines() if line.strip()]
+    missing = "Command /opt/modelyard/venv/bin/modelyard is not executable: No such file or directory"
+    assert all(line.endswith(missing) for line in complaints), complaints
+
+
 def test_the_units_settings_file_sets_only_settings_and_the_scaled_ones():
     files = {v.lstrip("-") for path in UNITS.values() for v in values(unit(path)["Service"], "EnvironmentFile")}
     assert files == {"/etc/modelyard/modelyard.env"}
