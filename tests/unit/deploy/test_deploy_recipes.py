@@ -372,5 +372,5 @@ def test_the_deploy_docs_name_every_recipe_and_the_upgrade_steps():
     doc = (ROOT / "docs" / "deploy.md").read_text()
     for path in sorted(p for p in DEPLOY.rglob("*") if p.is_file()):
         assert path.name in doc, f"docs/deploy.md does not mention {path.relative_to(ROOT)}"
-    for words in ("Back up", "pg_dump", "modelyard migrate", "Rolling restart", "not available"):
+    for words in ("Back up", "pg_dump", "modelyard migrate", "Rolling restart", "Not run here"):
         assert words in doc, words
