@@ -96,6 +96,7 @@ SERVICE_STATUSES: dict[tuple[str, str], set[int]] = {
     ("PUT", "/api/feature-tables/{table_ref}/models/{model_version_id}"): _FEATURE_TABLE,
     ("DELETE", "/api/feature-tables/{table_ref}/models/{model_version_id}"): _FEATURE_TABLE,
     ("POST", "/upload_model"): {400, 403, 404, 409},
+    ("POST", "/api/models/import/mlflow"): {400, 403, 404, 409},
     ("GET", "/get_model"): {400, 404, 409},
     ("GET", "/inference"): {400, 403, 404, 409},
     ("POST", "/api/predict/{model_ref}"): {402, 404, 409},  # a built-in's call: credits, unknown model, retired
