@@ -2,8 +2,8 @@
 
 `{model_name}` is a registered model's name; `{model_version}` is a version's label as its author named it
 ("1", "v2", "2024-06") or its number; without one, the deployed version. Inference resolves, authorizes,
-charges and records exactly as `/api/predict` does (serving/pipeline.py); serving/v2.py turns tensors into
-rows and the prediction into tensors. Every route needs a credential (Bearer or X-API-Key; tritonclient
+charges and records exactly as `/api/predict` does (serving/pipeline.py); serving/tensors.py reads the
+request, serving/v2.py turns its tensors into rows and the prediction into tensors. Every route needs a credential (Bearer or X-API-Key; tritonclient
 sends them as headers); the unauthenticated probe is `/health`.
 
 Errors keep the one error body, with the protocol's `error` holding the descriptive message (the protocol
@@ -29,7 +29,7 @@ from modelyard.auth.models import User
 from modelyard.errors import AppError, ServiceUnavailable
 from modelyard.ops.health import check_parts
 from modelyard.runtime import Runtime
-from modelyard.serving import v2
+from modelyard.serving import tensors, v2
 from modelyard.serving.pipeline import Prediction
 from modelyard.serving.versions import VersionRef
 
@@ -198,7 +198,7 @@ def _ready(runtime: Runtime, name: str, label: str | None, user: User) -> ModelR
 
 async def _infer_route(request: Request, runtime: Runtime, name: str, label: str | None, user: User) -> Response:
     """Small requests for a resolved, loaded model run on the event loop (api/serving.py); others in a thread."""
-    parsed = v2.parse_request(await request.body(), request.headers.get("inference-header-content-length"))
+    parsed = tensors.parse_request(await request.body(), request.headers.get("inference-header-content-length"))
     pipeline = runtime.predictions
     version = pipeline.ready_named(name, label, viewer=user) if parsed.batch <= INLINE_ROWS else None
     if version is not None:
@@ -215,7 +215,7 @@ async def _infer_route(request: Request, runtime: Runtime, name: str, label: str
                     headers={"Inference-Header-Content-Length": str(header_length)})
 
 
-def _infer(runtime: Runtime, version: VersionRef, parsed: v2.InferRequest, user: User) -> Prediction:
+def _infer(runtime: Runtime, version: VersionRef, parsed: tensors.InferRequest, user: User) -> Prediction:
     rows = v2.rows_for(parsed, version.signature)
     v2.check_outputs(parsed, version)
     return runtime.predictions.predict(version, rows, viewer=user)

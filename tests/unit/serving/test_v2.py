@@ -7,7 +7,8 @@ import orjson
 import pytest
 
 from modelyard.serving.outputs import Outputs
-from modelyard.serving.v2 import TensorError, encode, output_tensors, parse_request, rows_for
+from modelyard.serving.tensors import TensorError, parse_request
+from modelyard.serving.v2 import encode, output_tensors, rows_for
 
 SIGNATURE = [{"name": "age", "type": "integer"}, {"name": "income", "type": "number"},
              {"name": "region", "type": "string"}, {"name": "member", "type": "boolean"}]
