@@ -27,6 +27,7 @@ BINARY = {"BOOL": "?", "INT8": "<i1", "INT16": "<i2", "INT32": "<i4", "INT64": "
           "UINT16": "<u2", "UINT32": "<u4", "UINT64": "<u8", "FP16": "<f2", "FP32": "<f4", "FP64": "<f8"}
 DATATYPES = NUMBERS | {"BOOL", "BYTES"}
 MAX_DIMS = 2
+MAX_NAME = 256
 
 
 class TensorError(BadRequest):
@@ -103,18 +104,21 @@ def _parameters(obj: dict, where: str) -> dict[str, Any]:
 
 
 def _requested(outputs: Any) -> dict[str, bool | None] | None:
-    if outputs is None:
+    if outputs is None or outputs == []:
         return None
-    if not isinstance(outputs, list) or not all(isinstance(o, dict) and isinstance(o.get("name"), str)
-                                                for o in outputs):
-        raise TensorError('outputs must be a list of {"name": ...}')
+    if not isinstance(outputs, list) or not all(isinstance(o, dict) and _name(o.get("name")) for o in outputs):
+        raise TensorError(f'outputs must be a list of {{"name": ...}} (names of 1 to {MAX_NAME} characters)')
     asked = {o["name"]: _parameters(o, f"output {o['name']!r}").get("binary_data") for o in outputs}
     return {name: binary if isinstance(binary, bool) else None for name, binary in asked.items()}
 
 
+def _name(name: Any) -> bool:
+    return isinstance(name, str) and 0 < len(name) <= MAX_NAME
+
+
 def _tensor(raw: Any, tail: bytes, offset: int) -> tuple[Tensor, int]:
-    if not isinstance(raw, dict) or not isinstance(raw.get("name"), str):
-        raise TensorError('each input must be an object with a "name"')
+    if not isinstance(raw, dict) or not _name(raw.get("name")):
+        raise TensorError(f'each input must be an object with a "name" of 1 to {MAX_NAME} characters')
     name, shape, datatype = raw["name"], raw.get("shape"), raw.get("datatype")
     if not isinstance(shape, list) or not shape or len(shape) > MAX_DIMS or \
             not all(type(d) is int and d >= 0 for d in shape):

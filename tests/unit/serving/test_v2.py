@@ -84,6 +84,12 @@ def test_binary_outputs_read_back_with_the_reference_client():
                        .as_numpy("probabilities"), [[0.2, 0.8], [0.9, 0.1]])
 
 
+def test_an_empty_list_of_outputs_asks_for_every_output():
+    parsed = request(("x", [1], "FP64", [1]), outputs=[])
+    outputs = Outputs("classification", proba=np.array([[0.3, 0.7]]), labels=["a", "b"])
+    assert [t["name"] for t in output_tensors(outputs, parsed)] == ["prediction", "probabilities", "classes"]
+
+
 def test_a_regression_answers_json_numbers():
     parsed = request(("x", [2], "FP64", [1, 2]))
     content, header_length = encode({"id": "1"}, output_tensors(Outputs("regression", values=np.array([1.5, 2.0])),
@@ -104,6 +110,9 @@ BAD = [
     ({"inputs": [{"name": "a", "shape": [1], "datatype": "FP64", "data": [1]}] * 2}, "named more than once"),
     ({"inputs": [{"name": "a", "shape": [1], "datatype": "FP64", "data": [1]}], "outputs": "all"}, "outputs must"),
     ({"inputs": [{"shape": [1], "datatype": "FP64", "data": [1]}]}, 'with a "name"'),
+    ({"inputs": [{"name": "a" * 257, "shape": [1], "datatype": "FP64", "data": [1]}]}, "of 1 to 256 characters"),
+    ({"inputs": [{"name": "a", "shape": [1], "datatype": "FP64", "data": [1]}], "outputs": [{"name": ""}]},
+     "names of 1 to 256 characters"),
     ([1, 2], "must be a JSON object"),
 ]
 
