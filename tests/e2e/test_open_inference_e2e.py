@@ -264,6 +264,9 @@ def test_other_refusals_name_what_is_wrong(http, admin, models):
         response = http.post(path, json=body, headers=admin)
         assert response.status_code == status, (path, response.text)
         assert message in response.json()["error"], (path, response.json()["error"])
+    response = http.get("/v2/models/" + "m" * 101, headers=admin)
+    assert response.status_code == 422
+    assert response.json()["error"] == "invalid request: model_name: String should have at most 100 characters"
     response = http.post("/v2/models/amount/infer", content=b'{"inputs": [', headers=admin)
     assert response.status_code == 400 and response.json()["error"] == "the inference request is not valid JSON"
 

@@ -3,8 +3,8 @@
 `{model_name}` is a registered model's name; `{model_version}` is a version's label as its author named it
 ("1", "v2", "2024-06") or its number; without one, the deployed version. Inference resolves, authorizes,
 charges and records exactly as `/api/predict` does (serving/pipeline.py); serving/tensors.py reads the
-request, serving/v2.py turns its tensors into rows and the prediction into tensors. Every route needs a credential (Bearer or X-API-Key; tritonclient
-sends them as headers); the unauthenticated probe is `/health`.
+request, serving/v2.py turns its tensors into rows and the prediction into tensors. Every route needs a
+credential (Bearer or X-API-Key; tritonclient sends them as headers); the unauthenticated probe is `/health`.
 
 Errors keep the one error body, with the protocol's `error` holding the descriptive message (the protocol
 asks for `{"error": "<message>"}`): 400 for a bad tensor, 404 for an unknown model or version, 409 for a
@@ -15,6 +15,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, Field
@@ -46,6 +47,10 @@ class V2Route(APIRoute):
             except AppError as exc:
                 return error_response(request, exc.status, exc.code, exc.message, details=exc.details,
                                       title=exc.message, headers=exc.headers)
+            except RequestValidationError as exc:  # a path parameter out of bounds
+                message = "invalid request: " + "; ".join(f"{'.'.join(map(str, e.get('loc', ())[1:]))}: "
+                                                          f"{e.get('msg', '')}" for e in exc.errors()[:5])
+                return error_response(request, 422, "INVALID_INPUT", message, title=message)
 
         return with_v2_errors
 
