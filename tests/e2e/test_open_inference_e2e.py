@@ -115,7 +115,8 @@ def test_tritonclient_reads_health_server_and_model_metadata(triton, admin, mode
         ("prediction", "BYTES", [-1]), ("probabilities", "FP64", [-1, 2]), ("classes", "BYTES", [2])]
     mixed = triton.get_model_metadata("mixed", headers=dict(admin))
     assert [(i["name"], i["datatype"]) for i in mixed["inputs"]] == [("region", "BYTES"), ("spend", "FP64")]
-    assert triton.is_model_ready("amount", headers=dict(admin)) and triton.is_model_ready("amount", "1", headers=dict(admin))
+    assert triton.is_model_ready("amount", headers=dict(admin))
+    assert triton.is_model_ready("amount", "1", headers=dict(admin))
     assert not triton.is_model_ready("amount", "2", headers=dict(admin))  # trained, not deployed
     assert not triton.is_model_ready("no-such-model", headers=dict(admin))
 
