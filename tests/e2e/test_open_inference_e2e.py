@@ -313,3 +313,15 @@ def test_another_users_model_is_not_found_and_predictions_are_counted(http, admi
     before = predicted()
     assert http.post("/v2/models/amount/infer", json=ok, headers=admin).status_code == 200
     assert predicted() == before + 1  # recorded by the pipeline, as every predict path is
+
+
+def test_an_identical_request_is_answered_from_the_prediction_cache(http, admin, models):
+    body = {"inputs": [{"name": f, "shape": [2], "datatype": "FP64", "data": [4.5, 6.5]} for f in FEATURES]}
+    first = http.post("/v2/models/amount/infer", json=body, headers=admin).json()
+    again = http.post("/v2/models/amount/versions/1/infer", json=body, headers=admin).json()
+    assert "parameters" not in first  # predicted; the user's own model costs no credits
+    assert isinstance(again["parameters"]["cached_at"], int)
+    assert again["outputs"] == first["outputs"]
+    assert np.allclose(first["outputs"][0]["data"], models["amount"].predict(pd.DataFrame([[4.5] * 3, [6.5] * 3],
+                                                                                          columns=FEATURES)))
+

@@ -31,7 +31,7 @@ from modelyard.errors import AppError, ServiceUnavailable
 from modelyard.ops.health import check_parts
 from modelyard.runtime import Runtime
 from modelyard.serving import tensors, v2
-from modelyard.serving.pipeline import Prediction
+from modelyard.serving.pipeline import Served
 from modelyard.serving.versions import VersionRef
 
 
@@ -207,20 +207,32 @@ async def _infer_route(request: Request, runtime: Runtime, name: str, label: str
     pipeline = runtime.predictions
     version = pipeline.ready_named(name, label, viewer=user) if parsed.batch <= INLINE_ROWS else None
     if version is not None:
-        prediction = _infer(runtime, version, parsed, user)
+        served = _infer(runtime, version, parsed, user)
     else:
-        prediction = await run_in_threadpool(
-            lambda: _infer(runtime, pipeline.resolve_named(name, label, viewer=user), parsed, user))
-    answer = {"model_name": prediction.version.name, "model_version": prediction.version.label,
+        version, served = await run_in_threadpool(_resolve_and_infer, runtime, name, label, parsed, user)
+    answer = {"model_name": version.name, "model_version": version.label,
               "id": parsed.id if parsed.id is not None else request.scope["state"].get("request_id", "")}
-    content, header_length = v2.encode(answer, v2.output_tensors(prediction.outputs, parsed))
+    parameters = {k: v for k, v in (("cached_at", served.cached_at), ("credits_consumed", served.credits)) if v}
+    if parameters:
+        answer["parameters"] = parameters
+    content, header_length = v2.encode(answer, v2.output_tensors(served.answer, parsed))
     if header_length is None:
         return Response(content, media_type="application/json")
     return Response(content, media_type="application/octet-stream",
                     headers={"Inference-Header-Content-Length": str(header_length)})
 
 
-def _infer(runtime: Runtime, version: VersionRef, parsed: tensors.InferRequest, user: User) -> Prediction:
+def _infer(runtime: Runtime, version: VersionRef, parsed: tensors.InferRequest, user: User) -> Served:
+    """One call of the pipeline (limit, prediction cache, predict, charge), once the tensors fit the version."""
+    pipeline = runtime.predictions
     rows = v2.rows_for(parsed, version.signature)
     v2.check_outputs(parsed, version)
-    return runtime.predictions.predict(version, rows, viewer=user)
+    return pipeline.call(version, {"open-inference": rows},
+                         lambda: v2.answer_of(pipeline.predict(version, rows, viewer=user).outputs),
+                         viewer=user, rows=len(rows))
+
+
+def _resolve_and_infer(runtime: Runtime, name: str, label: str | None, parsed: tensors.InferRequest,
+                       user: User) -> tuple[VersionRef, Served]:
+    version = runtime.predictions.resolve_named(name, label, viewer=user)
+    return version, _infer(runtime, version, parsed, user)

@@ -99,20 +99,24 @@ def check_outputs(request: InferRequest, version: VersionRef) -> None:
                           f"{', '.join(known)}")
 
 
-def output_tensors(outputs: Outputs, request: InferRequest) -> list[dict[str, Any]]:
-    """The prediction as response tensors (`data` holds the numbers; binary ones are encoded by `encode`)."""
+def answer_of(outputs: Outputs) -> dict[str, Any]:
+    """The prediction as JSON-ready output tensors (what the prediction cache keeps, in memory or Redis)."""
     n = len(outputs)
     if outputs.proba is None:
         if outputs.task == "regression":
-            tensors = [_out("prediction", [n], "FP64", np.asarray(outputs.values, dtype=np.float64))]
-        else:
-            tensors = [_out("prediction", [n], "BYTES", [str(v) for v in outputs.values])]
-    else:
-        labels = outputs.label_names
-        best = outputs.proba.argmax(axis=1).tolist()
-        tensors = [_out("prediction", [n], "BYTES", [labels[i] for i in best]),
-                   _out("probabilities", [n, len(labels)], "FP64", np.asarray(outputs.proba, dtype=np.float64)),
-                   _out("classes", [len(labels)], "BYTES", labels)]
+            return {"outputs": [_out("prediction", [n], "FP64", np.asarray(outputs.values, dtype=np.float64).tolist())]}
+        return {"outputs": [_out("prediction", [n], "BYTES", [str(v) for v in outputs.values])]}
+    labels = outputs.label_names
+    best = outputs.proba.argmax(axis=1).tolist()
+    return {"outputs": [_out("prediction", [n], "BYTES", [labels[i] for i in best]),
+                        _out("probabilities", [n, len(labels)], "FP64",
+                             np.asarray(outputs.proba, dtype=np.float64).ravel().tolist()),
+                        _out("classes", [len(labels)], "BYTES", labels)]}
+
+
+def output_tensors(answer: dict[str, Any], request: InferRequest) -> list[dict[str, Any]]:
+    """The outputs the request asks for, in its order, each marked JSON or binary (`encode` writes them)."""
+    tensors = answer["outputs"]
     if request.outputs is None:
         return [dict(t, binary=request.binary_output) for t in tensors]
     by_name = {t["name"]: t for t in tensors}
@@ -137,7 +141,7 @@ def encode(body: dict[str, Any], tensors: list[dict[str, Any]]) -> tuple[bytes, 
             chunks.append(raw)
             tensor["parameters"] = {"binary_data_size": len(raw)}
         else:
-            tensor["data"] = data.ravel().tolist() if isinstance(data, np.ndarray) else data
+            tensor["data"] = data
         outputs.append(tensor)
     header = orjson.dumps({**body, "outputs": outputs})
     if not chunks:

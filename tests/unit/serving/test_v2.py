@@ -8,7 +8,7 @@ import pytest
 
 from modelyard.serving.outputs import Outputs
 from modelyard.serving.tensors import TensorError, parse_request
-from modelyard.serving.v2 import encode, output_tensors, rows_for
+from modelyard.serving.v2 import answer_of, encode, output_tensors, rows_for
 
 SIGNATURE = [{"name": "age", "type": "integer"}, {"name": "income", "type": "number"},
              {"name": "region", "type": "string"}, {"name": "member", "type": "boolean"}]
@@ -72,14 +72,14 @@ def test_binary_outputs_read_back_with_the_reference_client():
     parsed = request(("x", [2, 2], "FP64", [1, 2, 3, 4]), outputs=[
         {"name": "classes"}, {"name": "prediction", "parameters": {"binary_data": True}}])
     content, header_length = encode({"model_name": "m", "model_version": "1", "id": "a"},
-                                    output_tensors(outputs, parsed))
+                                    output_tensors(answer_of(outputs), parsed))
     result = InferResult.from_response_body(content, header_length=header_length)
     assert [o["name"] for o in result.get_response()["outputs"]] == ["classes", "prediction"]
     assert result.as_numpy("classes").tolist() == ["no", "1"]  # JSON: not asked as binary
     assert result.as_numpy("prediction").astype(str).tolist() == ["1", "no"]
     every = parse_request(orjson.dumps({"inputs": [{"name": "x", "shape": [1], "datatype": "FP64", "data": [1]}],
                                         "parameters": {"binary_data_output": True}}), None)
-    content, header_length = encode({}, output_tensors(outputs, every))
+    content, header_length = encode({}, output_tensors(answer_of(outputs), every))
     assert np.allclose(InferResult.from_response_body(content, header_length=header_length)
                        .as_numpy("probabilities"), [[0.2, 0.8], [0.9, 0.1]])
 
@@ -87,13 +87,13 @@ def test_binary_outputs_read_back_with_the_reference_client():
 def test_an_empty_list_of_outputs_asks_for_every_output():
     parsed = request(("x", [1], "FP64", [1]), outputs=[])
     outputs = Outputs("classification", proba=np.array([[0.3, 0.7]]), labels=["a", "b"])
-    assert [t["name"] for t in output_tensors(outputs, parsed)] == ["prediction", "probabilities", "classes"]
+    assert [t["name"] for t in output_tensors(answer_of(outputs), parsed)] == ["prediction", "probabilities", "classes"]
 
 
 def test_a_regression_answers_json_numbers():
     parsed = request(("x", [2], "FP64", [1, 2]))
-    content, header_length = encode({"id": "1"}, output_tensors(Outputs("regression", values=np.array([1.5, 2.0])),
-                                                                parsed))
+    answer = answer_of(Outputs("regression", values=np.array([1.5, 2.0])))
+    content, header_length = encode({"id": "1"}, output_tensors(answer, parsed))
     assert header_length is None
     assert json.loads(content)["outputs"] == [{"name": "prediction", "shape": [2], "datatype": "FP64",
                                                "data": [1.5, 2.0]}]
