@@ -315,13 +315,20 @@ def test_another_users_model_is_not_found_and_predictions_are_counted(http, admi
     assert predicted() == before + 1  # recorded by the pipeline, as every predict path is
 
 
-def test_an_identical_request_is_answered_from_the_prediction_cache(http, admin, models):
+def test_an_identical_request_is_answered_from_the_prediction_cache_and_both_are_logged(http, admin, models):
     body = {"inputs": [{"name": f, "shape": [2], "datatype": "FP64", "data": [4.5, 6.5]} for f in FEATURES]}
-    first = http.post("/v2/models/amount/infer", json=body, headers=admin).json()
-    again = http.post("/v2/models/amount/versions/1/infer", json=body, headers=admin).json()
+    first = http.post("/v2/models/tier/infer", json=body, headers=admin).json()
+    again = http.post("/v2/models/tier/versions/v1/infer", json=body, headers=admin).json()
     assert "parameters" not in first  # predicted; the user's own model costs no credits
     assert isinstance(again["parameters"]["cached_at"], int)
     assert again["outputs"] == first["outputs"]
-    assert np.allclose(first["outputs"][0]["data"], models["amount"].predict(pd.DataFrame([[4.5] * 3, [6.5] * 3],
-                                                                                          columns=FEATURES)))
-
+    frame = pd.DataFrame([[4.5] * 3, [6.5] * 3], columns=FEATURES)
+    assert first["outputs"][0]["data"] == models["tier"].predict(frame).tolist()
+    exported = http.get("/api/enterprise/export/predictions", params={"format": "json", "model": "tier"},
+                        headers=admin)
+    assert exported.status_code == 200, exported.text
+    logged = sorted((row for row in exported.json() if row["rows"] == 2), key=lambda row: row["timestamp"])[-2:]
+    confidence = round(float(models["tier"].predict_proba(frame).max(axis=1).mean()), 6)
+    assert [(row["cached"], row["status"], row["prediction_summary"]) for row in logged] == [
+        (False, "success", first["outputs"][0]["data"][0]), (True, "success", first["outputs"][0]["data"][0])]
+    assert all(row["confidence"] == pytest.approx(confidence, abs=1e-6) for row in logged)

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import orjson
 
+from modelyard.ops.predlog import confidence_of
 from modelyard.serving.inputs import NUMERIC
 from modelyard.serving.outputs import Outputs
 from modelyard.serving.tensors import NUMBERS, InferRequest, Tensor, TensorError, to_binary
@@ -100,18 +101,22 @@ def check_outputs(request: InferRequest, version: VersionRef) -> None:
 
 
 def answer_of(outputs: Outputs) -> dict[str, Any]:
-    """The prediction as JSON-ready output tensors (what the prediction cache keeps, in memory or Redis)."""
+    """The prediction as JSON-ready output tensors: what the prediction cache keeps (in memory or Redis), with
+    the first prediction and the mean confidence the prediction log reads from a cached answer."""
     n = len(outputs)
     if outputs.proba is None:
-        if outputs.task == "regression":
-            return {"outputs": [_out("prediction", [n], "FP64", np.asarray(outputs.values, dtype=np.float64).tolist())]}
-        return {"outputs": [_out("prediction", [n], "BYTES", [str(v) for v in outputs.values])]}
-    labels = outputs.label_names
-    best = outputs.proba.argmax(axis=1).tolist()
-    return {"outputs": [_out("prediction", [n], "BYTES", [labels[i] for i in best]),
-                        _out("probabilities", [n, len(labels)], "FP64",
-                             np.asarray(outputs.proba, dtype=np.float64).ravel().tolist()),
-                        _out("classes", [len(labels)], "BYTES", labels)]}
+        values = np.asarray(outputs.values, dtype=np.float64).tolist() if outputs.task == "regression" \
+            else [str(v) for v in outputs.values]
+        tensors = [_out("prediction", [n], "FP64" if outputs.task == "regression" else "BYTES", values)]
+    else:
+        labels = outputs.label_names
+        best = outputs.proba.argmax(axis=1).tolist()
+        tensors = [_out("prediction", [n], "BYTES", [labels[i] for i in best]),
+                   _out("probabilities", [n, len(labels)], "FP64",
+                        np.asarray(outputs.proba, dtype=np.float64).ravel().tolist()),
+                   _out("classes", [len(labels)], "BYTES", labels)]
+    first = tensors[0]["data"][0] if n else None
+    return {"outputs": tensors, "prediction": first, "confidence": confidence_of(outputs)}
 
 
 def output_tensors(answer: dict[str, Any], request: InferRequest) -> list[dict[str, Any]]:
