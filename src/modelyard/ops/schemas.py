@@ -185,3 +185,21 @@ class CacheClearedOut(BaseModel):
     message: str
     cleared: dict[str, int]
     backend: str
+
+
+class DetailedHealthOut(BaseModel):
+    status: str  # healthy | degraded | unhealthy
+    overall_health_score: float
+    timestamp: str
+    components: dict[str, Any]
+    health_factors: dict[str, float]
+    uptime: str
+    uptime_seconds: float
+    version: str
+
+
+class RestartOut(BaseModel):
+    message: str
+    restarted: dict[str, Any]
+    not_restarted: dict[str, str]
+    took_ms: float
