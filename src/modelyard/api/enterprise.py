@@ -15,10 +15,10 @@ from fastapi.responses import Response, StreamingResponse
 from modelyard.api.deps import AdminUser, CurrentUser, RuntimeDep, SessionDep, current_user
 from modelyard.api.serving import JSONBody
 from modelyard.auth.models import User
-from modelyard.ops import metrics
+from modelyard.ops import alerts, metrics
 from modelyard.ops.analytics import Analytics
 from modelyard.ops.health import detailed, restart_in_place
-from modelyard.ops.schemas import CacheClearedOut, DetailedHealthOut, ModelStatusOut, RestartOut, UsageOut
+from modelyard.ops.schemas import AlertsOut, CacheClearedOut, DetailedHealthOut, ModelStatusOut, RestartOut, UsageOut
 from modelyard.serving.schemas import utc_now_text
 from modelyard.runtime import Runtime
 
@@ -110,3 +110,11 @@ def restart(admin: AdminUser, runtime: RuntimeDep):
     """Not a process kill: caches dropped in every process, loaded models reloaded and swapped in here,
     with no request refused; the answer says what was restarted and what was not (ops/health.py)."""
     return restart_in_place(runtime)
+
+
+@router.get("/monitoring/api/alerts", response_model=AlertsOut, summary="Active and recent alerts")
+def alert_list(user: CurrentUser, session: SessionDep, status: Literal["active", "resolved"] | None = None,
+               limit: Annotated[int, Query(ge=1, le=1000)] = 100):
+    """Alerts opened by the rules (admin settings, section `alerts`; ops/alerts.py), newest first: an
+    admin sees all, anyone else those of their own models."""
+    return alerts.listing(session, viewer=user, status=status, limit=limit)

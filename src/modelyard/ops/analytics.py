@@ -201,14 +201,17 @@ class Analytics:
             "timestamp": _iso(_now()),
         }
 
-    def per_model(self, *, since: datetime, viewer: User | None = None) -> dict[str, _Sums]:
-        """Each model's sums since `since`, aggregated by the database (one GROUP BY, indexed on time);
-        `viewer` None: every user's calls."""
+    def per_model(self, *, since: datetime, until: datetime | None = None,
+                  viewer: User | None = None) -> dict[str, _Sums]:
+        """Each model's sums from `since` (to `until`), aggregated by the database (one GROUP BY, indexed
+        on time); `viewer` None: every user's calls."""
         r = PredictionRecord
         query = select(r.model_name, func.count(), func.sum(case((r.status == "success", 1), else_=0)),
                        func.sum(r.rows), func.sum(case((r.cached.is_(True), 1), else_=0)), func.sum(r.latency_ms),
                        func.sum(r.confidence), func.count(r.confidence), func.max(r.at)
                        ).where(r.at >= since).group_by(r.model_name)
+        if until is not None:
+            query = query.where(r.at < until)
         if viewer is not None and not viewer.is_admin:
             query = query.where(r.user_id == viewer.id)
         out = {}

@@ -78,6 +78,7 @@ class SettingsOut(BaseModel):
     scoring: dict[str, Any]
     registry: dict[str, Any]
     webhooks: dict[str, Any]
+    alerts: dict[str, Any]
 
 
 class SettingsUpdated(BaseModel):
@@ -203,3 +204,23 @@ class RestartOut(BaseModel):
     restarted: dict[str, Any]
     not_restarted: dict[str, str]
     took_ms: float
+
+
+class AlertOut(BaseModel):
+    id: int
+    rule: str  # error_rate | latency | health_score | confidence_drift
+    model: str
+    severity: str  # medium | high
+    message: str
+    value: float
+    threshold: float
+    status: str  # active | resolved
+    triggered_at: str
+    last_seen_at: str
+    resolved_at: str | None
+
+
+class AlertsOut(BaseModel):
+    alerts: list[AlertOut]
+    active: int
+    timestamp: str
