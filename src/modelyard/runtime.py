@@ -166,9 +166,11 @@ def job_handlers(runtime: Runtime) -> dict[str, Handler]:
 def periodic_tasks(runtime: Runtime) -> list[PeriodicTask]:
     """Work every worker does on a timer (the stale-job reaper is the worker's own)."""
     from modelyard.data.retention import cleanup
+    from modelyard.ops import alerts
     from modelyard.webhooks.service import prune_deliveries
 
     return [PeriodicTask("retention", RETENTION_EVERY, partial(cleanup, runtime.db, runtime.blobs), first_after=60.0),
             PeriodicTask("prediction-log-retention", RETENTION_EVERY, runtime.prediction_log.prune, first_after=90.0),
+            PeriodicTask("alerts", alerts.EVERY_SECONDS, partial(alerts.evaluate, runtime), first_after=30.0),
             PeriodicTask("webhook-log-retention", RETENTION_EVERY, partial(prune_deliveries, runtime.db),
                          first_after=90.0)]

@@ -165,9 +165,10 @@ def test_periodic_tasks_run_in_the_worker_and_their_last_run_is_recorded(runtime
     assert last["finished_at"] >= last["started_at"]
 
 
-def test_every_worker_gets_the_retention_tasks_from_the_composition_root(runtime):
-    assert [t.name for t in runtime.periodic] == ["retention", "webhook-log-retention"]
-    assert {t.every for t in runtime.periodic} == {3600.0}
+def test_every_worker_gets_the_periodic_tasks_from_the_composition_root(runtime):
+    every = {t.name: t.every for t in runtime.periodic}
+    assert every == {"retention": 3600.0, "prediction-log-retention": 3600.0, "alerts": 60.0,
+                     "webhook-log-retention": 3600.0}
 
 
 def submit_later(runtime, owner, *, attempts: int, **params) -> str:

@@ -78,6 +78,7 @@ class SettingsOut(BaseModel):
     scoring: dict[str, Any]
     registry: dict[str, Any]
     webhooks: dict[str, Any]
+    alerts: dict[str, Any]
 
 
 class SettingsUpdated(BaseModel):
@@ -185,3 +186,41 @@ class CacheClearedOut(BaseModel):
     message: str
     cleared: dict[str, int]
     backend: str
+
+
+class DetailedHealthOut(BaseModel):
+    status: str  # healthy | degraded | unhealthy
+    overall_health_score: float
+    timestamp: str
+    components: dict[str, Any]
+    health_factors: dict[str, float]
+    uptime: str
+    uptime_seconds: float
+    version: str
+
+
+class RestartOut(BaseModel):
+    message: str
+    restarted: dict[str, Any]
+    not_restarted: dict[str, str]
+    took_ms: float
+
+
+class AlertOut(BaseModel):
+    id: int
+    rule: str  # error_rate | latency | health_score | confidence_drift
+    model: str
+    severity: str  # medium | high
+    message: str
+    value: float
+    threshold: float
+    status: str  # active | resolved
+    triggered_at: str
+    last_seen_at: str
+    resolved_at: str | None
+
+
+class AlertsOut(BaseModel):
+    alerts: list[AlertOut]
+    active: int
+    timestamp: str

@@ -85,8 +85,23 @@ class Webhooks(_Section):
         return [check_allowed_entry(v) for v in values]
 
 
+class Alerts(_Section):
+    """Alert rules over the prediction log, evaluated every minute (ops/alerts.py)."""
+
+    enabled: bool = Field(True, description="evaluate the rules at all")
+    windowMinutes: int = Field(60, ge=1, le=1440, description="how far back each run looks")
+    minCalls: int = Field(20, ge=1, description="models with fewer calls in the window are not judged")
+    errorRatePercent: float = Field(10.0, ge=0, le=100, description="alert when more calls than this % fail")
+    latencyMs: float = Field(1000.0, gt=0, description="alert when the mean latency of a call is above this")
+    healthScore: float = Field(60.0, ge=0, le=100, description="alert when the health score is below this")
+    confidenceDrop: float = Field(0.15, gt=0, le=1, description="alert when the mean confidence fell by more than "
+                                                                "this from the model's own baseline")
+    baselineDays: int = Field(7, ge=1, le=90, description="the baseline: the days before the window")
+
+
 SECTIONS: dict[str, type[_Section]] = {"general": General, "training": Training, "notifications": Notifications,
-                                        "data": Data, "scoring": Scoring, "registry": Registry, "webhooks": Webhooks}
+                                        "data": Data, "scoring": Scoring, "registry": Registry, "webhooks": Webhooks,
+                                        "alerts": Alerts}
 
 
 class SettingsService:
