@@ -13,8 +13,8 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from modelyard import __version__, process
 from modelyard.api import admin, auth, blobs, csv_scoring, docs, errors, jobs, live, mlops_dashboard, system
-from modelyard.api import enterprise, labeling, monitoring, platform, predict
-from modelyard.api import model_registry, openapi
+from modelyard.api import enterprise, labeling, monitoring, platform, predict, webhooks
+from modelyard.api import model_registry, openapi, v2
 from modelyard.api.metrics_middleware import MetricsMiddleware
 from modelyard.api.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from modelyard.auth.service import AuthService
@@ -114,7 +114,7 @@ def create_app(settings: Settings | None = None, *, run_worker: bool | None = No
     for router in (predict.router, system.public, auth.public, blobs.router, system.private, auth.private, jobs.router,
                    admin.router, mlops_dashboard.router, csv_scoring.router, labeling.router, live.router,
                    model_registry.public, model_registry.router, platform.router, enterprise.router,
-                   monitoring.public, monitoring.router):
+                   webhooks.router, v2.router, monitoring.public, monitoring.router):
         app.include_router(router)
     openapi.install(app)
 

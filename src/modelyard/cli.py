@@ -6,6 +6,7 @@ import logging
 import os
 import signal
 import threading
+from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
@@ -166,6 +167,30 @@ def migrate() -> None:
     _announce_home(settings)
     _prepared_database(settings).dispose()
     typer.echo("database is up to date")
+
+
+@app.command("import-mlflow")
+def import_mlflow(
+    folder: Annotated[Path, typer.Argument(help="the MLflow model folder (the one holding MLmodel)")],
+    name: Annotated[str, typer.Option("--name", help="the registered model's name")],
+    version: Annotated[Optional[str], typer.Option(help="the version label (default: the next number)")] = None,
+    deploy: Annotated[bool, typer.Option("--deploy", help="deploy the imported version")] = False,
+    description: Annotated[Optional[str], typer.Option(help="the model's description")] = None,
+    url: Annotated[str, typer.Option(envvar="BACKEND_URL", help="the modelyard server")] = "http://127.0.0.1:8000",
+    token: Annotated[str, typer.Option(envvar="MODELYARD_TOKEN", prompt=True, hide_input=True,
+                                       help="an API key or access token of the account that will own it")] = "",
+) -> None:
+    """Import an MLflow model folder into a modelyard server over its HTTP API (docs/mlflow.md)."""
+    from modelyard.registry.mlflow_upload import ImportFailed, send
+
+    try:
+        body = send(folder, url=url, token=token, name=name, version=version, deploy=deploy,
+                    description=description)
+    except ImportFailed as exc:
+        typer.echo(f"modelyard: {exc}", err=True)
+        raise SystemExit(1) from None
+    typer.echo(f"{body['model_name']}\t{body['model_version']}\t{body['model_version_id']}\t{body['format']}\t"
+               f"{body['status']}")
 
 
 def _prepared_database(settings):

@@ -8,7 +8,7 @@ change made through one process is seen by every other at their next request.
 
 Two stores, one interface:
 
-- ``FileEpochs``: a 16-byte file in the data folder, memory-mapped by every process on the host. A
+- ``FileEpochs``: a file of three counters in the data folder, memory-mapped by every process on the host. A
   read is a memory load; a bump takes an exclusive ``flock``. For the embedded default and for
   ``modelyard serve --workers N`` (every process on one host).
 - ``RedisEpochs``: two Redis integers, read with one ``MGET`` and bumped with ``INCR``. Chosen when
@@ -33,10 +33,10 @@ from sqlalchemy import event, inspect
 from sqlalchemy.orm import Session, sessionmaker
 
 log = logging.getLogger("modelyard.cache")
-AUTH, REGISTRY = 0, 1
+AUTH, REGISTRY, WEBHOOKS = 0, 1, 2
 CACHE_TTL = 300.0  # a safety net only: entries are dropped at once when their epoch moves
-NAMES = ("auth", "registry")
-_FORMAT = "<QQ"
+NAMES = ("auth", "registry", "webhooks")
+_FORMAT = "<QQQ"
 
 
 class FileEpochs:
@@ -53,7 +53,7 @@ class FileEpochs:
             os.close(fd)
         self._path = path
 
-    def read(self) -> tuple[int, int]:
+    def read(self) -> tuple[int, ...]:
         return struct.unpack_from(_FORMAT, self._map)
 
     def bump(self, *which: int) -> None:
@@ -77,7 +77,7 @@ class RedisEpochs:
         self._redis = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
         self._keys = [f"{namespace}:epoch:{name}" for name in NAMES]
 
-    def read(self) -> tuple[int, int]:
+    def read(self) -> tuple[int, ...]:
         values = self._redis.mget(self._keys)
         return tuple(int(v or 0) for v in values)  # type: ignore[return-value]
 
@@ -101,7 +101,7 @@ class EpochCache:
         self._seen = -1
         self._lock = threading.Lock()
 
-    def check(self, epochs: tuple[int, int]) -> None:
+    def check(self, epochs: tuple[int, ...]) -> None:
         if epochs[self._which] != self._seen:
             with self._lock:
                 self._cache.clear()
@@ -158,6 +158,8 @@ WATCHED: dict[str, tuple[int, tuple[str, ...] | None]] = {
     "ApiKey": (AUTH, ("revoked_at", "key_hash", "user_id")),
     "RegisteredModel": (REGISTRY, ("deployed_version_id", "name", "owner_id", "builtin")),
     "ModelVersion": (REGISTRY, ("status", "signature", "classes", "label")),
+    "Webhook": (WEBHOOKS, ("events", "active", "owner_id")),  # who subscribes to what (webhooks/events.py)
+    "AppSetting": (WEBHOOKS, ("values",)),  # the credit_low threshold the subscriptions snapshot carries
 }
 
 

@@ -6,6 +6,8 @@ from modelyard.jobs.models import Job  # noqa: F401
 from modelyard.jobs.workers import WorkerBeat  # noqa: F401
 from modelyard.labeling.models import ImageLabel, LabelingImage, LabelingRequest, LabelingTask, QcResult  # noqa: F401
 from modelyard.ops.models import Activity, AppSetting  # noqa: F401
+from modelyard.ops.alerts import Alert  # noqa: F401
 from modelyard.ops.predlog import PredictionRecord  # noqa: F401
 from modelyard.registry.models import ModelVersion, RegisteredModel  # noqa: F401
 from modelyard.scoring.models import ScoringUpload  # noqa: F401
+from modelyard.webhooks.models import Webhook, WebhookDelivery  # noqa: F401

@@ -25,6 +25,8 @@ from modelyard.serving.cache import PredictionCache
 from modelyard.serving.loader import ModelCache
 from modelyard.serving.pipeline import PredictionPipeline
 from modelyard.storage import open_blob_store
+from modelyard.webhooks.events import Events
+from modelyard.webhooks.triggers import watch as watch_events
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -62,6 +64,10 @@ class Runtime:
         self.queue = JobQueue(settings, JobResources(self.db, self.blobs, settings), job_handlers(self),
                               immediate=immediate_jobs)
         self.periodic = periodic_tasks(self)
+        # Webhook events: `self.events.emit(...)` from anywhere; deploys and credit charges raise theirs
+        # from what the ORM commits (webhooks/triggers.py).
+        self.events = Events(self.db, self.invalidation, self.queue, settings)
+        watch_events(self.db.sessions, self.events)
 
     @functools.cached_property
     def gallery(self) -> "GalleryService":
@@ -139,6 +145,8 @@ def job_handlers(runtime: Runtime) -> dict[str, Handler]:
     from modelyard.labeling.tasks import quality_control
     from modelyard.scoring.tasks import retrain, score_part, score_upload
     from modelyard.training.tasks import train_model
+    from modelyard.webhooks.delivery import deliver as deliver_webhook
+    from modelyard.webhooks.service import JOB_KIND as WEBHOOK
 
     handlers: dict[str, Handler] = {
         "diagnostics": diagnostics,
@@ -148,6 +156,7 @@ def job_handlers(runtime: Runtime) -> dict[str, Handler]:
         "scoring.retrain": partial(retrain, predictions=runtime.predictions),
         QC: quality_control,
         PLATFORM_CSV: lambda ctx: score_csv_job(ctx, gallery=runtime.gallery, pipeline=runtime.predictions),
+        WEBHOOK: partial(deliver_webhook, app_secret=runtime.settings.resolved_secret_key),
     }
     for name in runtime.settings.job_modules:  # extra kinds (tests, extensions): each module's HANDLERS table
         handlers.update(importlib.import_module(name).HANDLERS)
@@ -157,6 +166,11 @@ def job_handlers(runtime: Runtime) -> dict[str, Handler]:
 def periodic_tasks(runtime: Runtime) -> list[PeriodicTask]:
     """Work every worker does on a timer (the stale-job reaper is the worker's own)."""
     from modelyard.data.retention import cleanup
+    from modelyard.ops import alerts
+    from modelyard.webhooks.service import prune_deliveries
 
     return [PeriodicTask("retention", RETENTION_EVERY, partial(cleanup, runtime.db, runtime.blobs), first_after=60.0),
-            PeriodicTask("prediction-log-retention", RETENTION_EVERY, runtime.prediction_log.prune, first_after=90.0)]
+            PeriodicTask("prediction-log-retention", RETENTION_EVERY, runtime.prediction_log.prune, first_after=90.0),
+            PeriodicTask("alerts", alerts.EVERY_SECONDS, partial(alerts.evaluate, runtime), first_after=30.0),
+            PeriodicTask("webhook-log-retention", RETENTION_EVERY, partial(prune_deliveries, runtime.db),
+                         first_after=90.0)]

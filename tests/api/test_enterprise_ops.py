@@ -107,3 +107,49 @@ def test_admins_clear_the_prediction_cache(client, scripted, accounts):
     assert cleared.status_code == 200 and cleared.json()["cleared"]["predictions"] >= 3
     again = client.post("/api/predict/mine", json={"data": [ROW]}, headers=scripted.headers).json()
     assert "_cached_at" not in again
+
+
+def test_detailed_health_is_measured(client, scripted, accounts):
+    response = client.get("/api/enterprise/health/detailed", headers=scripted.headers)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["status"] in ("healthy", "degraded") and 0 <= body["overall_health_score"] <= 100
+    database = body["components"]["database"]
+    assert database["status"] == "healthy" and database["latency_ms"] >= 0 and database["max_connections"] >= 1
+    cache = body["components"]["cache"]
+    assert (cache["hits"], cache["size"]) == (1, 6), "one repeat answered from the cache; six distinct answers stored"
+    models = body["components"]["models"]
+    assert models["loaded_models"] >= 1 and models["models"]["mine"]["predictions"] == 5
+    assert models["models"]["mine"]["error_rate"] == 20.0
+    api = body["components"]["api_performance"]
+    assert api["requests_per_minute"] >= 8 and api["avg_response_time_ms"] > 0 and api["error_rate"] == 0.0
+    factors = body["health_factors"]
+    assert factors["database"] == 1.0 and factors["cache_hit_rate"] == round(cache["hits"] / (cache["hits"] + cache["misses"]), 4)
+    assert body["overall_health_score"] == round(100 * sum(factors.values()) / len(factors), 1)
+    assert body["uptime_seconds"] > 0 and body["version"]
+
+
+def test_the_prometheus_route_adds_the_contracts_series_and_parses(client, scripted):
+    from prometheus_client.parser import text_string_to_metric_families
+
+    response = client.get("/api/enterprise/metrics/prometheus", headers=scripted.headers)
+    assert response.status_code == 200 and response.headers["content-type"].startswith("text/plain")
+    families = {f.name: f for f in text_string_to_metric_families(response.text)}
+    value = lambda name, model=None: next(s.value for s in families[name].samples  # noqa: E731
+                                          if model is None or s.labels.get("model") == model)
+    assert "modelyard_http_requests" in families, "the /metrics registry comes first"
+    assert value("model_predictions_total", "mine") == 5 and value("model_predictions_total", "sentiment") == 3
+    assert value("model_error_rate", "mine") == 20.0 and 0 < value("model_health_score", "mine") <= 100
+    assert value("api_requests_total") >= 8 and value("cache_hit_rate") > 0
+    assert client.get("/api/enterprise/metrics/prometheus").status_code == 401
+
+
+def test_an_admin_restart_reloads_models_in_place_and_serves_on(client, scripted, accounts):
+    assert client.post("/api/enterprise/admin/system/restart", headers=scripted.headers).status_code == 403
+    done = client.post("/api/enterprise/admin/system/restart", headers=accounts["admin"].headers)
+    assert done.status_code == 200, done.text
+    body = done.json()
+    assert body["restarted"]["models"]["reloaded"] and not body["restarted"]["models"]["failed"]
+    assert "environment_settings" in body["not_restarted"]
+    after = client.post("/api/predict/mine", json={"data": [{**ROW, "visits": 11}]}, headers=scripted.headers)
+    assert after.status_code == 200, "a user's token still works and the model still serves"

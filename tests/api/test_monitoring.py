@@ -10,7 +10,8 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from modelyard.ops.monitoring import BUCKETS
-from modelyard.ops.monitoring_schemas import ModelStatusOut, MonitoringMetricsOut
+from modelyard.ops.monitoring_schemas import MonitoringMetricsOut
+from modelyard.ops.schemas import ModelStatusOut
 from modelyard.ops.predlog import PredictionRecord
 from tests.api.test_jobs_api import submit
 

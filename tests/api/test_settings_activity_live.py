@@ -8,7 +8,7 @@ from tests.support.datasets import buyers
 
 def test_settings_have_the_contract_sections(client, accounts):
     body = client.get("/api/settings", headers=accounts["user"].headers).json()
-    assert set(body) == {"general", "training", "notifications", "data", "scoring", "registry"}
+    assert set(body) == {"general", "training", "notifications", "data", "scoring", "registry", "webhooks", "alerts"}
     assert body["training"]["defaultTimeout"] == 300
 
 

@@ -165,9 +165,36 @@ def test_periodic_tasks_run_in_the_worker_and_their_last_run_is_recorded(runtime
     assert last["finished_at"] >= last["started_at"]
 
 
-def test_every_worker_gets_the_retention_task_from_the_composition_root(runtime):
-    assert [t.name for t in runtime.periodic] == ["retention"]
-    assert runtime.periodic[0].every == 3600.0
+def test_every_worker_gets_the_periodic_tasks_from_the_composition_root(runtime):
+    every = {t.name: t.every for t in runtime.periodic}
+    assert every == {"retention": 3600.0, "prediction-log-retention": 3600.0, "alerts": 60.0,
+                     "webhook-log-retention": 3600.0}
+
+
+def submit_later(runtime, owner, *, attempts: int, **params) -> str:
+    with runtime.db.session() as session:
+        return JobService(session, runtime.queue).submit("test.later", owner=owner, params=params,
+                                                         max_attempts=attempts).id
+
+
+def test_a_failed_attempt_is_queued_again_after_its_delay_until_one_succeeds(runtime, owner, worker):
+    started = time.monotonic()
+    job = wait_for(runtime, submit_later(runtime, owner, attempts=3, succeed_on=3, retry_in=1.0),
+                   {"completed", "failed"}, timeout=30)
+    assert (job.status, job.attempts, job.result) == ("completed", 3, {"attempt": 3})
+    assert time.monotonic() - started >= 2.0  # two waits of a second each, in Huey's schedule
+
+
+def test_a_failed_last_attempt_fails_the_job_with_its_reason(runtime, owner, worker):
+    job = wait_for(runtime, submit_later(runtime, owner, attempts=2, succeed_on=9, retry_in=0.2),
+                   {"completed", "failed"}, timeout=30)
+    assert (job.status, job.attempts, job.error) == ("failed", 2, "receiver said 503 on attempt 2")
+
+
+def test_a_failed_attempt_without_a_retry_fails_at_once(runtime, owner, worker):
+    job = wait_for(runtime, submit_later(runtime, owner, attempts=5, succeed_on=9, retry_in=None),
+                   {"completed", "failed"}, timeout=30)
+    assert (job.status, job.attempts, job.error) == ("failed", 1, "receiver said 503 on attempt 1")
 
 
 def test_a_fanned_out_job_gathers_its_children_in_order_and_retries_a_failed_child_alone(runtime, owner, worker):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from modelyard.jobs.context import JobContext
+from modelyard.jobs.context import AttemptFailed, JobContext
 
 
 def echo(ctx: JobContext) -> dict:
@@ -41,5 +41,12 @@ def square(ctx: JobContext) -> dict:
     return {"square": ctx.params["n"] ** 2}
 
 
-HANDLERS = {"test.echo": echo, "test.boom": boom, "test.steps": steps, "test.squares": squares,
+def later(ctx: JobContext) -> dict:
+    """Fails its attempts in an expected way (AttemptFailed) until attempt `succeed_on`."""
+    if ctx.attempt < ctx.params["succeed_on"]:
+        raise AttemptFailed(f"receiver said 503 on attempt {ctx.attempt}", retry_in=ctx.params["retry_in"])
+    return {"attempt": ctx.attempt}
+
+
+HANDLERS = {"test.later": later, "test.echo": echo, "test.boom": boom, "test.steps": steps, "test.squares": squares,
             "test.square": square}

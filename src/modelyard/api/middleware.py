@@ -80,7 +80,7 @@ class RequestContextMiddleware:
         finally:
             elapsed = (time.perf_counter() - started) * 1000
             if self.latency is not None:
-                self.latency.add(elapsed)
+                self.latency.add(elapsed, failed=status_holder["status"] >= 500)
             access_log.info(
                 '%s %s %s %d %.1fms %s', scope.get("client", ("-",))[0] if scope.get("client") else "-",
                 scope["method"], loggable_target(scope["path"], scope.get("query_string", b"").decode("latin-1")),

@@ -15,6 +15,7 @@ from modelyard.api.feature_tables import Features
 from modelyard.errors import Unauthorized
 from modelyard.features.inference import RESERVED, InferenceService
 from modelyard.ops import metrics
+from modelyard.registry import mlflow
 from modelyard.registry.uploads import Upload, Uploaded, UploadService, version_named
 
 router = APIRouter(tags=["model-registry"], dependencies=[Depends(current_user)])
@@ -81,6 +82,24 @@ def upload_model(user: CurrentUser, uploads: Uploads, features: Features,
                             deploy=deployment, feature_table=table, model_file=Upload(model_file.filename,
                                                                                       model_file.file),
                             artifacts=[Upload(f.filename, f.file) for f in artifact_files or []])
+    return UploadModelOut.of(result)
+
+
+@router.post("/api/models/import/mlflow", response_model=UploadModelOut)
+def import_mlflow_model(user: CurrentUser, uploads: Uploads, features: Features, runtime: RuntimeDep,
+                        file: Annotated[UploadFile, File(description="a zip of the MLflow model folder (the one "
+                                                         "holding MLmodel): onnx, lightgbm, xgboost or sklearn "
+                                                         "(skops) flavor")],
+                        model_name: Annotated[str, Query(max_length=100)],
+                        model_version: Annotated[str | None, Query(max_length=64)] = None,
+                        model_description: Annotated[str | None, Query(max_length=5000)] = None,
+                        deployment: bool = False,
+                        feature_table: Annotated[str | None, Query(description="link to this feature table")] = None):
+    """Import an MLflow model (docs/mlflow.md): the same checks and answer as /upload_model."""
+    table = features.get(feature_table, viewer=user) if feature_table else None
+    result = mlflow.import_archive(uploads, user, archive=Upload(file.filename, file.file), name=model_name,
+                                   label=model_version, description=model_description, deploy=deployment,
+                                   feature_table=table, max_bytes=runtime.settings.max_upload_bytes)
     return UploadModelOut.of(result)
 
 

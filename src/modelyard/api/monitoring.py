@@ -17,7 +17,8 @@ from modelyard.api.docs import STATIC
 from modelyard.api.serving import JSONBody
 from modelyard.ops.analytics import Analytics
 from modelyard.ops.monitoring import DEFAULT_WINDOW, Monitoring, cache_facts, process_figures
-from modelyard.ops.monitoring_schemas import ModelStatusOut, MonitoringMetricsOut
+from modelyard.ops.monitoring_schemas import MonitoringMetricsOut
+from modelyard.ops.schemas import ModelStatusOut
 
 PAGE = STATIC / "monitoring" / "index.html"
 

@@ -96,6 +96,7 @@ SERVICE_STATUSES: dict[tuple[str, str], set[int]] = {
     ("PUT", "/api/feature-tables/{table_ref}/models/{model_version_id}"): _FEATURE_TABLE,
     ("DELETE", "/api/feature-tables/{table_ref}/models/{model_version_id}"): _FEATURE_TABLE,
     ("POST", "/upload_model"): {400, 403, 404, 409},
+    ("POST", "/api/models/import/mlflow"): {400, 403, 404, 409},
     ("GET", "/get_model"): {400, 404, 409},
     ("GET", "/inference"): {400, 403, 404, 409},
     ("POST", "/api/predict/{model_ref}"): {402, 404, 409},  # a built-in's call: credits, unknown model, retired
@@ -107,6 +108,8 @@ SERVICE_STATUSES: dict[tuple[str, str], set[int]] = {
     ("POST", "/api/model-gallery/models/{model_name}/retrain"): {400, 404, 409},
     ("POST", "/api/model-gallery/upload"): {400, 403, 404, 409},
     ("GET", "/api/upload/csv/results/{job_id}"): {409},
+    ("POST", "/api/webhooks/configure"): {409},  # the most webhooks one account may have
+    ("POST", "/api/webhooks/{webhook_id}/test"): {409},  # a secret sealed under another MODELYARD_SECRET_KEY
 }
 
 # Bodies that a route reads by hand, so FastAPI cannot see them: `/login` takes JSON, a form or query parameters.

@@ -25,6 +25,17 @@ class JobCancelled(Exception):
     """Raised inside a handler when its job was cancelled; the runner records it."""
 
 
+class AttemptFailed(Exception):
+    """Raised by a handler whose attempt failed in an expected way (a webhook receiver answered 500): the
+    runner queues the job again `retry_in` seconds later while attempts remain (None: never), and
+    otherwise fails it with `reason`. No traceback is logged: the reason says it all."""
+
+    def __init__(self, reason: str, *, retry_in: float | None):
+        super().__init__(reason)
+        self.reason = reason
+        self.retry_in = None if retry_in is None else max(0.0, float(retry_in))
+
+
 @dataclass(frozen=True)
 class JobResources:
     """The narrow set of process resources every job may use."""

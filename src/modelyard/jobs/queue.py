@@ -40,9 +40,13 @@ class JobQueue:
     def knows(self, kind: str) -> bool:
         return kind in self.handlers
 
-    def enqueue(self, job_id: str) -> None:
+    def enqueue(self, job_id: str, *, delay: float | None = None) -> None:
+        """Queue a job id now, or `delay` seconds from now (a retry with backoff: Huey's schedule)."""
         try:
-            self._task(job_id)
+            if delay:
+                self._task.schedule(args=(job_id,), delay=delay)
+            else:
+                self._task(job_id)
         except Exception as exc:  # Redis down: a 503 naming the part, not a 500
             raise ServiceUnavailable(f"the job queue (MODELYARD_QUEUE_URL) is unreachable: {type(exc).__name__}; "
                                      "try again when it is back") from exc

@@ -11,7 +11,7 @@ from typing import Callable, Mapping
 from sqlalchemy import select, update
 
 from modelyard.db.base import utcnow
-from modelyard.jobs.context import Handler, JobCancelled, JobContext, JobResources
+from modelyard.jobs.context import AttemptFailed, Handler, JobCancelled, JobContext, JobResources
 from modelyard.jobs.models import Job
 
 log = logging.getLogger("modelyard.jobs")
@@ -24,7 +24,7 @@ def worker_name() -> str:
 class Runner:
     """Runs jobs with the handlers it is given; `enqueue` puts a requeued job back on the queue."""
 
-    def __init__(self, resources: JobResources, handlers: Mapping[str, Handler], enqueue: Callable[[str], None]):
+    def __init__(self, resources: JobResources, handlers: Mapping[str, Handler], enqueue: Callable[..., None]):
         self.resources = resources
         self.handlers = handlers
         self.db = resources.db
@@ -43,6 +43,8 @@ class Runner:
             self._finish(job_id, "completed", result=result or {}, progress=100.0, step="completed")
         except JobCancelled:
             self._finish(job_id, "cancelled", step="cancelled")
+        except AttemptFailed as exc:
+            self._attempt_failed(job_id, ctx.kind, exc)
         except Exception as exc:  # the job fails with its reason; the worker lives on
             log.exception("job %s (%s) failed", job_id, ctx.kind)
             self._finish(job_id, "failed", error=f"{type(exc).__name__}: {exc}"[:2000], step="failed")
@@ -81,6 +83,30 @@ class Runner:
         with self.db.session() as session:
             session.execute(update(Job).where(Job.id == job_id, Job.status == "in_progress")
                             .values(status=status, finished_at=utcnow(), updated_at=utcnow(), **values))
+
+    def _attempt_failed(self, job_id: str, kind: str, exc: AttemptFailed) -> None:
+        """Back to `queued`, on the queue again after `exc.retry_in` seconds, while attempts remain; else failed."""
+        reason = exc.reason[:2000]
+        with self.db.session() as session:
+            again = exc.retry_in is not None and session.execute(
+                update(Job).where(Job.id == job_id, Job.status == "in_progress", Job.attempts < Job.max_attempts,
+                                  Job.cancel_requested.is_(False))
+                .values(status="queued", worker=None, error=reason, updated_at=utcnow(),
+                        step=f"retrying in {exc.retry_in:.0f} s: {reason}"[:200])).rowcount
+        if not again:
+            log.warning("job %s (%s) failed: %s", job_id, kind, reason[:300])
+            self._finish(job_id, "failed", error=reason, step="failed")
+            return
+        try:
+            self.enqueue(job_id, delay=exc.retry_in)
+        except Exception as enqueue_error:  # the queue is away: the job must not stay queued unseen
+            self._finish_queued(job_id, f"{reason}; the retry could not be queued: {enqueue_error}")
+
+    def _finish_queued(self, job_id: str, error: str) -> None:
+        with self.db.session() as session:
+            session.execute(update(Job).where(Job.id == job_id, Job.status == "queued")
+                            .values(status="failed", error=error[:2000], step="failed", finished_at=utcnow(),
+                                    updated_at=utcnow()))
 
     def reap_stale(self) -> list[str]:
         """Jobs whose worker stopped beating: queue them again while attempts remain, else fail them."""

@@ -17,6 +17,7 @@ from modelyard.ops.startup import mask_url
 
 if TYPE_CHECKING:
     from modelyard.config import Settings
+    from modelyard.ops.latency import LatencyWindow
     from modelyard.runtime import Runtime
 
 SETTING_OF = {"database": "MODELYARD_DATABASE_URL", "blob_store": "MODELYARD_BLOB_URL",
@@ -110,3 +111,100 @@ def operations(runtime: "Runtime") -> Operations:
             warnings.append(f"{state.queued_jobs} job(s) queued, the oldest for "
                             f"{state.oldest_queued_age_seconds:.0f} s, and no worker is alive: {how}")
     return Operations("degraded" if warnings else "operational", report, state, warnings)
+
+
+def detailed(runtime: "Runtime", latency: "LatencyWindow", now_iso: str) -> dict[str, Any]:
+    """The prediction platform's `/api/enterprise/health/detailed`, every figure measured now.
+
+    Factors (0-1): the database (1 reachable, 0 not), the prediction cache's hit rate since this process
+    started (1 before any lookup), the models' mean health over the last 24 hours (ops/analytics.py;
+    1 without traffic), the share of this process's requests not answered with a 5xx in the last 5
+    minutes. overall_health_score = 100 × their mean; unhealthy when a part this process depends on
+    is down (as `/health`), degraded below 80, healthy otherwise."""
+    from datetime import datetime, timedelta, timezone
+
+    from modelyard.ops.analytics import Analytics
+
+    report = check_parts(runtime)
+    database = report.checks["database"]
+    pool = runtime.db.pool_status()
+    cache = runtime.predictions.cache
+    lookups = cache.hits + cache.misses
+    since = datetime.now(timezone.utc).replace(tzinfo=None) - timedelta(hours=24)
+    runtime.prediction_log.flush()
+    with runtime.db.session() as session:
+        per_model = Analytics(session).per_model(since=since) if database["status"] == "healthy" else {}
+    scores = {name: sums.health_score for name, sums in per_model.items()}
+    known = [score for score in scores.values() if score is not None]
+    errors = latency.error_rate()
+    factors = {
+        "database": 1.0 if database["status"] == "healthy" else 0.0,
+        "cache_hit_rate": round(cache.hits / lookups, 4) if lookups else 1.0,
+        "model_health": round(sum(known) / len(known) / 100, 4) if known else 1.0,
+        "api_success_rate": round(1 - errors / 100, 4) if errors is not None else 1.0,
+    }
+    score = round(100 * sum(factors.values()) / len(factors), 1)
+    uptime = time.time() - runtime.started_at
+    return {
+        "status": "unhealthy" if not report.healthy else "degraded" if score < 80 else "healthy",
+        "overall_health_score": score,
+        "timestamp": now_iso,
+        "components": {
+            "database": {"status": database["status"], "latency_ms": database.get("latency_ms"),
+                         "backend": database["backend"], **pool},
+            "cache": {"hit_rate": round(100 * cache.hits / lookups, 2) if lookups else None, "hits": cache.hits,
+                      "misses": cache.misses, "size": cache.size(), "max_size": cache.max_size,
+                      "backend": "redis" if cache.remote else "memory", "enabled": cache.enabled},
+            "models": {"loaded_models": len(runtime.models),
+                       "avg_health_score": round(sum(known) / len(known), 1) if known else None,
+                       "models": {name: {"health_score": sums.health_score, "status": sums.health_status,
+                                         "predictions": sums.calls, "error_rate": sums.error_rate}
+                                  for name, sums in sorted(per_model.items())}},
+            "api_performance": {"avg_response_time_ms": latency.average_ms(),
+                                "requests_per_minute": latency.per_minute(), "error_rate": errors},
+            "parts": report.checks,
+        },
+        "health_factors": factors,
+        "uptime": _duration(uptime),
+        "uptime_seconds": round(uptime, 1),
+        "version": __version__,
+    }
+
+
+def _duration(seconds: float) -> str:
+    days, rest = divmod(int(seconds), 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    return (f"{days}d " if days else "") + (f"{hours}h " if days or hours else "") + f"{minutes}m {secs}s"
+
+
+def restart_in_place(runtime: "Runtime") -> dict[str, Any]:
+    """What `POST /api/enterprise/admin/system/restart` does, without stopping anything that serves:
+    every process's epoch-checked caches (credentials, model references, webhook subscriptions) are
+    dropped at its next request; this process reloads each loaded model from its artifact and swaps it
+    in (requests in flight finish on the old copy); buffered prediction log entries are written."""
+    from modelyard.invalidation import AUTH, NAMES, REGISTRY, WEBHOOKS
+
+    started = time.perf_counter()
+    runtime.invalidation.epochs.bump(AUTH, REGISTRY, WEBHOOKS)
+    reloaded, failed = [], {}
+    for version_id in runtime.models.held():
+        try:
+            runtime.models.reload(runtime.predictions.version(version_id))
+            reloaded.append(version_id)
+        except Exception as exc:  # a version deleted meanwhile, an artifact gone: reported, the rest go on
+            failed[version_id] = f"{type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}"
+    written = runtime.prediction_log.flush()
+    return {
+        "message": "Restarted in place: no process was stopped and no request was refused",
+        "restarted": {"caches": {"scope": "every process, at its next request", "names": list(NAMES)},
+                      "models": {"reloaded": reloaded, "failed": failed},
+                      "prediction_log": {"entries_written": written}},
+        "not_restarted": {
+            "environment_settings": "MODELYARD_* are read when a process starts: restart the processes to change "
+                                    "them (admin settings, PUT /api/settings, apply at once and need no restart)",
+            "workers": "job workers are not interrupted: a version's model never changes once registered, and admin "
+                       "settings are read from the database when a job uses them",
+        },
+        "took_ms": round((time.perf_counter() - started) * 1000, 1),
+    }

@@ -202,3 +202,34 @@ def mark_process_dead() -> None:
         from prometheus_client import multiprocess
 
         multiprocess.mark_process_dead(os.getpid())
+
+
+def platform_exposition(base: bytes, per_model: dict[str, Any], cache_hit_rate: float | None) -> bytes:
+    """`base` (the `/metrics` exposition) followed by the prediction platform contract's series, computed
+    from the prediction log's last 24 hours (`per_model`: ops/analytics.py sums by model). They are gauges:
+    a window's figures rise and fall; the true counters are `modelyard_predictions_total` above."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    requests = sum(sample.value for family in text_string_to_metric_families(base.decode())
+                   if family.name == "modelyard_http_requests" for sample in family.samples
+                   if sample.name == "modelyard_http_requests_total")
+    registry = CollectorRegistry()
+    series = {
+        "model_predictions_total": ("Prediction calls in the last 24 hours, by model", lambda s: s.calls),
+        "model_confidence_avg": ("Mean confidence over the last 24 hours, by model", lambda s: s.avg_confidence),
+        "model_response_time_avg": ("Mean seconds per call over the last 24 hours, by model", lambda s: s.avg_seconds),
+        "model_health_score": ("Health score (0-100) over the last 24 hours, by model", lambda s: s.health_score),
+        "model_error_rate": ("Percent of calls that failed in the last 24 hours, by model", lambda s: s.error_rate),
+    }
+    for name, (description, read) in series.items():
+        gauge = Gauge(name, description, ["model"], registry=registry)
+        for model, sums in per_model.items():
+            value = read(sums)
+            if value is not None:
+                gauge.labels(model).set(value)
+    Gauge("api_requests_total", "HTTP requests answered (every modelyard process)", registry=registry).set(requests)
+    hit_rate = Gauge("cache_hit_rate", "Prediction cache hit rate in percent (this process, since it started)",
+                     registry=registry)
+    if cache_hit_rate is not None:
+        hit_rate.set(cache_hit_rate)
+    return base + generate_latest(registry)

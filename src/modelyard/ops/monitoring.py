@@ -186,7 +186,8 @@ class Monitoring:
 def process_figures(latency: Any, websockets: int) -> dict[str, Any]:
     """This API process's own request figures (every route, from its rolling latency window)."""
     return {"requests_per_minute": latency.per_minute(), "avg_response_ms_5m": latency.average_ms(),
-            "websocket_connections": websockets, "scope": "this API process"}
+            "server_error_rate_5m": latency.error_rate(), "websocket_connections": websockets,
+            "scope": "this API process"}
 
 
 def cache_facts(runtime: "Runtime") -> dict[str, Any]:

@@ -59,9 +59,3 @@ class MonitoringMetricsOut(BaseModel):
     process: dict[str, Any]
     drift: dict[str, Any]
 
-
-class ModelStatusOut(BaseModel):
-    models: dict[str, dict[str, Any]]
-    system_summary: dict[str, Any]
-    alerts: list[dict[str, Any]]
-    timestamp: str

@@ -77,6 +77,8 @@ class SettingsOut(BaseModel):
     data: dict[str, Any]
     scoring: dict[str, Any]
     registry: dict[str, Any]
+    webhooks: dict[str, Any]
+    alerts: dict[str, Any]
 
 
 class SettingsUpdated(BaseModel):
@@ -97,3 +99,128 @@ class ActivityPage(BaseModel):
     activities: list[ActivityOut]
     total: int
     limit: int
+
+
+# The prediction platform's operations routes (api/enterprise.py, ops/analytics.py) ------------------
+
+class UsageSummary(BaseModel):
+    total_predictions: int
+    rows_predicted: int
+    unique_models: int
+    success_rate: float | None
+    avg_confidence: float | None
+    avg_processing_time: float | None
+    cache_hit_rate: float | None
+
+
+class ModelUsage(BaseModel):
+    count: int
+    rows: int
+    success_rate: float | None
+    avg_confidence: float | None
+    avg_processing_time: float | None
+
+
+class UsageTrends(BaseModel):
+    granularity: str
+    bucket_starts: list[str]
+    confidence_trend: list[float | None]
+    performance_trend: list[float | None]
+    volume_trend: list[int]
+
+
+class Usage(BaseModel):
+    summary: UsageSummary
+    by_model: dict[str, ModelUsage]
+    by_day: dict[str, int]
+    hourly_distribution: list[int]
+    trends: UsageTrends
+
+
+class UsageFilters(BaseModel):
+    days: int
+    model: str | None
+    granularity: str
+    start_date: str
+    end_date: str
+
+
+class UsageOut(BaseModel):
+    analytics: Usage
+    filters: UsageFilters
+    generated_at: str
+
+
+class ModelStatus(BaseModel):
+    predictions_count: int
+    rows_predicted: int
+    avg_confidence: float | None
+    avg_processing_time: float | None
+    error_rate: float | None
+    health_score: float | None
+    status: str  # healthy | degraded | unhealthy | idle
+    cache_hit_rate: float | None
+    deployment_status: str
+    version: str | None
+    last_trained: str | None
+    training_data_size: int | None
+    features_count: int | None
+    last_updated: str | None
+
+
+class StatusAlert(BaseModel):
+    severity: str
+    message: str
+    model: str
+    timestamp: str | None
+
+
+class ModelStatusOut(BaseModel):
+    models: dict[str, ModelStatus]
+    system_summary: dict[str, Any]
+    alerts: list[StatusAlert]
+    timestamp: str
+
+
+class CacheClearedOut(BaseModel):
+    message: str
+    cleared: dict[str, int]
+    backend: str
+
+
+class DetailedHealthOut(BaseModel):
+    status: str  # healthy | degraded | unhealthy
+    overall_health_score: float
+    timestamp: str
+    components: dict[str, Any]
+    health_factors: dict[str, float]
+    uptime: str
+    uptime_seconds: float
+    version: str
+
+
+class RestartOut(BaseModel):
+    message: str
+    restarted: dict[str, Any]
+    not_restarted: dict[str, str]
+    took_ms: float
+
+
+class AlertOut(BaseModel):
+    id: int
+    rule: str  # error_rate | latency | health_score | confidence_drift
+    model: str
+    severity: str  # medium | high
+    message: str
+    value: float
+    threshold: float
+    status: str  # active | resolved
+    triggered_at: str
+    last_seen_at: str
+    resolved_at: str | None
+
+
+class AlertsOut(BaseModel):
+    alerts: list[AlertOut]
+    active: int
+    timestamp: str

@@ -61,8 +61,47 @@ class Registry(_Section):
                                                  "(loading one runs the code it carries)")
 
 
+class Webhooks(_Section):
+    """How webhooks are delivered (docs/webhooks.md); non-public targets are refused unless allowed here."""
+
+    allowPrivateTargets: bool = Field(False, description="deliver to private and loopback addresses "
+                                                         "(10/8, 172.16/12, 192.168/16, 127/8, fc00::/7, ::1)")
+    allowedTargets: list[str] = Field(default_factory=list, max_length=100,
+                                      description="hosts, addresses or networks (CIDR) allowed even when not public, "
+                                                  "e.g. ['127.0.0.1', 'hooks.internal', '10.1.0.0/16']")
+    maxAttempts: int = Field(5, ge=1, le=20, description="attempts per delivery before it is marked failed")
+    retryBaseSeconds: float = Field(10.0, ge=0.1, le=3600, description="first retry after this; doubles each time")
+    retryMaxSeconds: float = Field(3600.0, ge=1, le=86400, description="longest wait between two attempts")
+    timeoutSeconds: float = Field(5.0, ge=0.5, le=30, description="connect and read timeout of one attempt")
+    creditLowThreshold: int = Field(100, ge=0, description="user.credit_low fires when a charge takes a balance "
+                                                            "from at least this to below it")
+    logRetentionDays: int = Field(30, ge=1, le=3650, description="finished deliveries older than this leave the log")
+
+    @field_validator("allowedTargets")
+    @classmethod
+    def _targets(cls, values: list[str]) -> list[str]:
+        from modelyard.webhooks.targets import check_allowed_entry
+
+        return [check_allowed_entry(v) for v in values]
+
+
+class Alerts(_Section):
+    """Alert rules over the prediction log, evaluated every minute (ops/alerts.py)."""
+
+    enabled: bool = Field(True, description="evaluate the rules at all")
+    windowMinutes: int = Field(60, ge=1, le=1440, description="how far back each run looks")
+    minCalls: int = Field(20, ge=1, description="models with fewer calls in the window are not judged")
+    errorRatePercent: float = Field(10.0, ge=0, le=100, description="alert when more calls than this % fail")
+    latencyMs: float = Field(1000.0, gt=0, description="alert when the mean latency of a call is above this")
+    healthScore: float = Field(60.0, ge=0, le=100, description="alert when the health score is below this")
+    confidenceDrop: float = Field(0.15, gt=0, le=1, description="alert when the mean confidence fell by more than "
+                                                                "this from the model's own baseline")
+    baselineDays: int = Field(7, ge=1, le=90, description="the baseline: the days before the window")
+
+
 SECTIONS: dict[str, type[_Section]] = {"general": General, "training": Training, "notifications": Notifications,
-                                        "data": Data, "scoring": Scoring, "registry": Registry}
+                                        "data": Data, "scoring": Scoring, "registry": Registry, "webhooks": Webhooks,
+                                        "alerts": Alerts}
 
 
 class SettingsService:

@@ -97,17 +97,20 @@ class UploadService:
 
     def upload(self, owner: User, *, name: str, label: str | None, model_file: Upload, artifacts: list[Upload],
                description: str | None = None, deploy: bool = False,
-               feature_table: FeatureTable | None = None) -> Uploaded:
+               feature_table: FeatureTable | None = None, params: dict | None = None) -> Uploaded:
+        """``params``: where the model came from, kept in the version's params beside the file name."""
         self._format = ""
         try:
-            result = self._upload(owner, name, label, model_file, artifacts, description, deploy, feature_table)
+            result = self._upload(owner, name, label, model_file, artifacts, description, deploy, feature_table,
+                                  params or {})
         except BaseException:
             metrics.observe_model_upload(self._format, "refused")
             raise
         metrics.observe_model_upload(result.version.format, "accepted", result.version.artifact_size)
         return result
 
-    def _upload(self, owner, name, label, model_file, artifacts, description, deploy, feature_table) -> Uploaded:
+    def _upload(self, owner, name, label, model_file, artifacts, description, deploy, feature_table,
+                params) -> Uploaded:
         name, label = check_name(name), check_label(label)
         model = self._registry.model_named(name, owner=owner)
         if model is not None and label is not None and any(v.label == label for v in model.versions):
@@ -141,7 +144,7 @@ class UploadService:
                 algorithm=facts["algorithm"], label=label, description=description, deploy=deploy,
                 max_bytes=self._max_bytes, signature=facts["signature"], classes=facts["classes"],
                 artifacts=stored, feature_table=feature_table.id if feature_table else None,
-                params={"uploaded_file": filename}, metrics={})
+                params={**params, "uploaded_file": filename}, metrics={})
         except IntegrityError:
             self._session.rollback()
             self._delete(stored.values())

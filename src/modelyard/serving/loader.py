@@ -123,6 +123,18 @@ class ModelCache:
         except Exception:  # serving goes on from the artifact; only later loads are slower
             log.warning("could not save the compiled predictor of %s", ref.id, exc_info=True)
 
+    def held(self) -> list[str]:
+        """The ids of the versions loaded now."""
+        with self._lock:
+            return list(self._cache.keys())
+
+    def reload(self, ref: VersionRef) -> None:
+        """Load `ref` again from its artifact and swap it in; requests in flight finish on the old one."""
+        model = self._load(ref)
+        with self._lock:
+            if model.size <= self._cache.maxsize:
+                self._cache[ref.id] = model
+
     def holds(self, version_id: str) -> bool:
         with self._lock:
             return version_id in self._cache

@@ -93,9 +93,16 @@ class PredictionPipeline:
     def ready(self, ref: str, *, viewer: User) -> VersionRef | None:
         """The resolved version when serving it needs no I/O at all (resolved and loaded here, not a
         pickle); None otherwise. Lets the API answer small requests without leaving the event loop."""
+        return self._ready((viewer.id, "ref", ref))
+
+    def ready_named(self, name: str, label: str | None, *, viewer: User) -> VersionRef | None:
+        """`ready` for the model-registry dialect of `resolve_named` (V2 inference's fast path)."""
+        return self._ready((viewer.id, "named", name, label))
+
+    def _ready(self, key: tuple) -> VersionRef | None:
         if self.limits.blocking or self.cache.remote:
             return None
-        version = self._resolved.get((viewer.id, "ref", ref))
+        version = self._resolved.get(key)
         if version is None or version.format == "pickle" or not self._models.holds(version.id):
             return None
         return version

@@ -183,8 +183,9 @@
       seen[key] = true;
       var item = document.createElement("li");
       item.className = String(alert.severity || alert.level || "").toLowerCase();
-      item.textContent = (alert.severity ? "[" + alert.severity + "] " : "") + message +
-        (alert.timestamp ? " · " + alert.timestamp : "");
+      var when = alert.status === "resolved" ? "resolved " + (alert.resolved_at || "")
+        : alert.triggered_at ? "since " + alert.triggered_at : alert.timestamp || "";
+      item.textContent = (alert.severity ? "[" + alert.severity + "] " : "") + message + (when ? " · " + when : "");
       node.appendChild(item);
     });
     if (!node.children.length) {
@@ -209,7 +210,7 @@
       renderModels(answer.body);
       alerts = alertItems(answer.body);
       // alert rules, where this deployment has them; a 404 means it has none
-      return api("/monitoring/api/alerts").then(function (extra) {
+      return api("/monitoring/api/alerts?status=active").then(function (extra) {
         if (extra.status === 200) alerts = alertItems(extra.body).concat(alerts);
       }).catch(function () {});
     }).then(function () { renderAlerts(alerts); }).catch(function () {});

@@ -1,0 +1,1 @@
+"""Webhooks: signed JSON deliveries of platform events to URLs users configure (docs/webhooks.md)."""
