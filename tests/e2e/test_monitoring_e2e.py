@@ -187,4 +187,6 @@ def test_a_user_signs_in_with_an_api_key_and_sees_only_their_own_calls(server, a
         predict(user, 1, bad=1)
     expect(page.locator("#total-calls")).to_have_text("2")
     expect(page.locator("#error-rate")).to_have_text("50 %")
+    # half its calls failed: the model status's health (60 % success + 20 % latency + 20 % confidence) < 80
+    expect(page.locator("#alerts")).to_contain_text(re.compile(r"Model sentiment health score is [\d.]+%"))
     assert key not in " ".join(page.requested), "the key never goes in a URL"
