@@ -16,7 +16,7 @@
   function niceMax(value) {
     if (!(value > 0)) return 1;
     var power = Math.pow(10, Math.floor(Math.log10(value)));
-    var steps = [1, 2, 2.5, 5, 10];
+    var steps = [1, 2, 4, 6, 8, 10];  // quarters of these are round tick labels
     for (var i = 0; i < steps.length; i++) if (steps[i] * power >= value) return steps[i] * power;
     return 10 * power;
   }
