@@ -62,8 +62,9 @@ def test_predictions_uploads_and_cache_hits_are_counted(client, accounts):
     before = scrape(client)
     data = skops_bytes(regressor(frame))
     upload(client, user, data, name="metered", feature_table="customers")
-    params = {"model_name": "metered", "model_version": "1", "customer_id": 1, "purchase_date_id": "2024-01-01"}
-    for _ in range(3):
+    for customer in (1, 2, 3):  # three different rows: the prediction cache answers none, the model cache two
+        params = {"model_name": "metered", "model_version": "1", "customer_id": customer,
+                  "purchase_date_id": f"2024-01-{customer:02d}"}
         assert client.get("/inference", params=params, headers=user.headers).status_code == 200
     after = scrape(client)
 
