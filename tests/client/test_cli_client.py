@@ -2,7 +2,6 @@
 real server: saved credentials, progress, tables and --json, and the documented exit codes."""
 from __future__ import annotations
 
-import io
 import json
 import os
 import stat

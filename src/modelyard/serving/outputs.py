@@ -37,7 +37,7 @@ class Outputs:
         last two as null rather than absent)."""
         if self.proba is None:
             values = np.asarray(self.values, dtype=float).tolist() if self.task == "regression" else self.values
-            read = _finite if self.task == "regression" else _plain
+            read = _finite if self.task == "regression" else plain_value
             if complete:
                 return [{"prediction": read(v), "confidence": None, "probabilities": None} for v in values]
             return [{"prediction": read(v)} for v in values]
