@@ -1,6 +1,6 @@
 """Online serving: modelyard beside `mlflow models serve`, BentoML and a bare Starlette endpoint, one run.
 
-    python bench/serve.py [--systems modelyard,mlflow,bentoml,starlette] [--seconds 15]
+    python bench/serve.py [--systems modelyard,modelyard-v2,mlflow,bentoml,starlette] [--seconds 15]
                           [--workers 2] [--warmup 3] [--json results.json]
 
 Run it from a checkout of modelyard with modelyard installed in the running Python (`pip install -e .`):
@@ -16,6 +16,8 @@ What it does, one system at a time (each measured alone, servers stopped in betw
   CSV, train (`model_type: classification`, 60 s budget), deploy; the request is `POST /api/predict/{name}`
   with a bearer token and `{"data": [row]}`. The trainer picks its model; the table shows which one it
   picked (the comparison is meant against LightGBM, and says so when the trainer chose another);
+- modelyard-v2: the same, the request being the Open Inference Protocol's `POST /v2/models/{name}/infer`
+  with one typed tensor per input column (datatypes from the model's V2 metadata);
 - the peers serve an equivalent scikit-learn pipeline (median-imputed numerics + one-hot categoricals,
   then HistGradientBoostingClassifier), trained on the same CSV in each peer's own virtual environment
   (created once with pip under ~/.cache/modelyard-bench, or $MODELYARD_BENCH_CACHE, and reused):
@@ -50,6 +52,7 @@ import urllib.error
 import urllib.request
 import uuid
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -59,7 +62,7 @@ import psutil
 HERE = Path(__file__).resolve().parent
 SUPPORT = HERE / "serve_support"
 CACHE = Path(os.environ.get("MODELYARD_BENCH_CACHE", "~/.cache/modelyard-bench")).expanduser()
-SYSTEMS = ("modelyard", "mlflow", "bentoml", "starlette")
+SYSTEMS = ("modelyard", "modelyard-v2", "mlflow", "bentoml", "starlette")
 LEVELS = (1, 8, 32)
 TARGET = "churned"
 BATCH_ROWS = 100
@@ -215,10 +218,12 @@ def upload(url: str, path: Path, token: str) -> dict:
 
 @dataclass
 class Endpoint:
-    """What wrk loads: a URL, a body per list of rows, an Authorization header value."""
+    """What wrk loads: a URL, a body per list of rows, an Authorization header value, and how many
+    predictions an answer holds (every JSON dialect here answers `predictions`; V2 answers tensors)."""
     url: str
     body: object  # callable: list[dict] -> dict
     authorization: str = ""
+    answered: object = lambda answer: len((answer or {}).get("predictions", []))  # noqa: E731
 
 
 def run_wrk(endpoint: Endpoint, rows: list[dict], concurrency: int, seconds: float, workdir: Path) -> dict:
@@ -240,7 +245,7 @@ def run_wrk(endpoint: Endpoint, rows: list[dict], concurrency: int, seconds: flo
 def load_system(name: str, endpoint: Endpoint, server: Server, rows: list[dict], args, workdir: Path) -> dict:
     """Check one answer, warm up, run every concurrency level (and 100-row requests for modelyard), RSS."""
     answer = call("POST", endpoint.url, endpoint.body(rows[:1]), token=endpoint.authorization.removeprefix("Bearer "))
-    if len((answer or {}).get("predictions", [])) != 1:  # every system answers {"predictions": [...], ...}
+    if endpoint.answered(answer) != 1:
         raise RuntimeError(f"{name} answered one row with {str(answer)[:300]}")
     run_wrk(endpoint, rows[:1], 8, args.warmup, workdir)
     levels = []
@@ -249,7 +254,7 @@ def load_system(name: str, endpoint: Endpoint, server: Server, rows: list[dict],
         print(f"  {name} c={concurrency}: {levels[-1]['req_s']:.0f} req/s, p50 {levels[-1]['p50_ms']:.1f} ms, "
               f"p99 {levels[-1]['p99_ms']:.1f} ms, errors {levels[-1]['errors']}", flush=True)
     batch = None
-    if name == "modelyard":
+    if name.startswith("modelyard"):
         batch = run_wrk(endpoint, rows[:BATCH_ROWS], 8, args.seconds, workdir)
         batch["rows_s"] = batch["req_s"] * BATCH_ROWS
     return {"levels": levels, "batch": batch, "rss_mb": tree_rss_mb(server.process.pid)}
@@ -344,15 +349,32 @@ def train_and_deploy(base: str, token: str, csv: Path) -> dict:
     return model
 
 
-def run_modelyard(ctx: Context) -> dict:
+def v2_endpoint(base: str, token: str) -> Endpoint:
+    """The same model through the Open Inference Protocol: one typed tensor per input, as its metadata says."""
+    inputs = call("GET", f"{base}/v2/models/bench-churn", token=token)["inputs"]
+
+    def body(rows: list[dict]) -> dict:
+        return {"inputs": [{"name": i["name"], "shape": [len(rows)], "datatype": i["datatype"],
+                            "data": [row.get(i["name"]) for row in rows]} for i in inputs]}
+
+    def answered(answer: dict) -> int:
+        found = next((o for o in (answer or {}).get("outputs", []) if o["name"] == "prediction"), None)
+        return found["shape"][0] if found else 0
+
+    return Endpoint(f"{base}/v2/models/bench-churn/infer", body, f"Bearer {token}", answered)
+
+
+def run_modelyard(ctx: Context, *, protocol: str = "json") -> dict:
+    name = "modelyard" if protocol == "json" else "modelyard-v2"
     server, base, password, flags = start_modelyard(ctx)
     try:
         token = call("POST", f"{base}/api/auth/login", {"username": "admin", "password": password})["access_token"]
-        print("  modelyard: training (60 s budget) ...", flush=True)
+        print(f"  {name}: training (60 s budget) ...", flush=True)
         model = train_and_deploy(base, token, ctx.csv)
         algorithm = model.get("algorithm", "?")
-        endpoint = Endpoint(f"{base}/api/predict/bench-churn", lambda rows: {"data": rows}, f"Bearer {token}")
-        result = load_system("modelyard", endpoint, server, ctx.rows, ctx.args, ctx.workdir)
+        endpoint = Endpoint(f"{base}/api/predict/bench-churn", lambda rows: {"data": rows}, f"Bearer {token}") \
+            if protocol == "json" else v2_endpoint(base, token)
+        result = load_system(name, endpoint, server, ctx.rows, ctx.args, ctx.workdir)
     finally:
         stop_server(server)
     notes = [] if "lgbm" in algorithm.lower() or "lightgbm" in algorithm.lower() else \
@@ -424,7 +446,8 @@ def run_starlette(ctx: Context) -> dict:
                     lambda rows: {"records": rows}, version_of(python, "starlette", "uvicorn", "scikit-learn"))
 
 
-RUNNERS = {"modelyard": run_modelyard, "mlflow": run_mlflow, "bentoml": run_bentoml, "starlette": run_starlette}
+RUNNERS = {"modelyard": run_modelyard, "modelyard-v2": partial(run_modelyard, protocol="v2"), "mlflow": run_mlflow,
+           "bentoml": run_bentoml, "starlette": run_starlette}
 
 
 # --- report -------------------------------------------------------------------------------------
@@ -447,11 +470,12 @@ def print_table(results: dict) -> None:
             print(f"| {label} | {result['model']} | {level['concurrency']} | {level['req_s']:.0f} | "
                   f"{level['p50_ms']:.1f} | {level['p99_ms']:.1f} | {level['errors']} | {result['rss_mb']:.0f} | "
                   f"{ratio(results, name, level)} |")
-    batch = results.get("modelyard", {}).get("batch")
-    if batch:
-        print(f"\nmodelyard, {BATCH_ROWS} rows per request at concurrency 8: {batch['rows_s']:,.0f} rows/s "
-              f"({batch['req_s']:.0f} req/s, p50 {batch['p50_ms']:.1f} ms, p99 {batch['p99_ms']:.1f} ms, "
-              f"errors {batch['errors']})")
+    for name in ("modelyard", "modelyard-v2"):
+        batch = results.get(name, {}).get("batch")
+        if batch:
+            print(f"\n{name}, {BATCH_ROWS} rows per request at concurrency 8: {batch['rows_s']:,.0f} rows/s "
+                  f"({batch['req_s']:.0f} req/s, p50 {batch['p50_ms']:.1f} ms, p99 {batch['p99_ms']:.1f} ms, "
+                  f"errors {batch['errors']})")
     for name, result in results.items():
         for note in result.get("notes", []):
             print(f"note ({name}): {note}")

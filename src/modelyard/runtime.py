@@ -7,6 +7,7 @@ from __future__ import annotations
 import functools
 import importlib
 import time
+from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
@@ -31,10 +32,13 @@ from modelyard.webhooks.triggers import watch as watch_events
 if TYPE_CHECKING:
     import pandas as pd
 
+    from modelyard.auth.models import User
     from modelyard.gallery.service import GalleryService
+    from modelyard.serving.pipeline import Served
     from modelyard.serving.versions import VersionRef
 
 RETENTION_EVERY = 3600.0
+ANNOUNCED_ROWS = 100  # prediction.completed carries at most this many rows of a call's answer
 
 
 class Runtime:
@@ -68,6 +72,8 @@ class Runtime:
         # from what the ORM commits (webhooks/triggers.py).
         self.events = Events(self.db, self.invalidation, self.queue, settings)
         watch_events(self.db.sessions, self.events)
+        self._announcer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="modelyard-announce")
+        self.predictions.completed = self._announce_prediction
 
     @functools.cached_property
     def gallery(self) -> "GalleryService":
@@ -84,7 +90,22 @@ class Runtime:
     def close(self) -> None:
         self.tally.stop()
         self.prediction_log.stop()
+        self._announcer.shutdown(wait=True)
         self.db.dispose()
+
+    def _announce_prediction(self, version: "VersionRef", viewer: "User", served: "Served", seconds: float) -> None:
+        """`prediction.completed` to the caller's subscriptions. Nobody listening (known without I/O): nothing
+        at all; otherwise the delivery is queued from a background thread, so the call never waits on it."""
+        if self.events.wants_cached("prediction.completed", owner_id=viewer.id) is False:
+            return
+        result = served.answer
+        rows = result.get("predictions")
+        if isinstance(rows, list) and len(rows) > ANNOUNCED_ROWS:  # a payload stays small whatever the request
+            result = {**result, "predictions": rows[:ANNOUNCED_ROWS], "truncated": True, "rows": len(rows)}
+        payload = {"model": version.name, "model_version_id": version.id, "model_version": version.number,
+                   "user_id": viewer.id, "result": result, "processing_time": round(seconds, 6),
+                   "cached": served.cached_at is not None, "credits_consumed": served.credits}
+        self._announcer.submit(self.events.emit, "prediction.completed", payload, owner_id=viewer.id)
 
     # Small pieces the serving path needs from the stores ------------------------------------------
 

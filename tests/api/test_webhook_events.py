@@ -158,3 +158,25 @@ def test_test_pings_are_limited_per_user_so_the_server_is_no_free_amplifier(runt
     assert answers == [202] * 60 + [429]
     assert client.post(f"/api/webhooks/{subscribe(client, accounts['other'], ['model.updated'])}/test",
                        headers=accounts["other"].headers).status_code == 202
+
+
+def test_a_prediction_call_queues_prediction_completed_for_the_callers_subscriptions(runtime, client, accounts):
+    from tests.api.test_model_registry import upload
+    from tests.support.registry_models import customers, lightgbm_text
+
+    user = accounts["user"]
+    upload(client, user, lightgbm_text(customers(60)), name="announced", filename="model.txt", deployment="True")
+    row = {"spend": 1.0, "visits": 2, "tenure": 3.0}
+    assert client.post("/api/predict/announced", json={"data": [row]}, headers=user.headers).status_code == 200
+    assert deliveries(runtime, "prediction.completed") == [], "nobody listened: nothing was queued"
+    subscribe(client, user, ["prediction.completed"])
+    subscribe(client, accounts["other"], ["prediction.completed"])  # not the caller: gets nothing
+    assert client.post("/api/predict/announced", json={"data": [row]}, headers=user.headers).status_code == 200
+    deadline = time.monotonic() + 10
+    while not deliveries(runtime, "prediction.completed") and time.monotonic() < deadline:
+        time.sleep(0.05)
+    queued = deliveries(runtime, "prediction.completed")
+    assert len(queued) == 1, "one delivery, to the caller's own webhook"
+    data = queued[0].payload["data"]
+    assert (data["model"], data["user_id"], data["cached"]) == ("announced", user.id, True)
+    assert data["result"]["predictions"][0]["prediction"] is not None and data["processing_time"] >= 0

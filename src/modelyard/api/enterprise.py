@@ -48,10 +48,8 @@ def prometheus(request: Request, runtime: RuntimeDep, session: SessionDep):
     metrics.sync_cache(runtime.models)
     metrics.set_websockets(request.app.state.ws_connections.count)
     since = datetime.now(timezone.utc).replace(tzinfo=None) - timedelta(hours=24)
-    cache = runtime.predictions.cache
-    lookups = cache.hits + cache.misses
     body = metrics.platform_exposition(metrics.exposition(runtime.db), Analytics(session).per_model(since=since),
-                                       round(100 * cache.hits / lookups, 2) if lookups else None)
+                                       runtime.predictions.cache.hit_rate)
     return Response(body, media_type=metrics.CONTENT_TYPE)
 
 
@@ -70,9 +68,7 @@ def model_status(user: CurrentUser, runtime: RuntimeDep, session: SessionDep, da
     health score and status, cache hit rate, deployed version and its training facts; a system summary
     and an alert per model whose health is below 80."""
     runtime.prediction_log.flush()
-    cache = runtime.predictions.cache
-    return JSONBody(Analytics(session).model_status(viewer=user, days=days, cache={
-        "size": cache.size(), "max_size": cache.max_size, "backend": "redis" if cache.remote else "memory"}))
+    return JSONBody(Analytics(session).model_status(viewer=user, days=days, cache=runtime.predictions.cache.facts()))
 
 
 @router.get("/api/enterprise/export/predictions", response_class=StreamingResponse,

@@ -16,7 +16,7 @@ from modelyard.api.deps import CurrentUser, RuntimeDep, SessionDep, current_user
 from modelyard.api.docs import STATIC
 from modelyard.api.serving import JSONBody
 from modelyard.ops.analytics import Analytics
-from modelyard.ops.monitoring import DEFAULT_WINDOW, Monitoring, cache_facts, process_figures
+from modelyard.ops.monitoring import DEFAULT_WINDOW, Monitoring, process_figures
 from modelyard.ops.monitoring_schemas import MonitoringMetricsOut
 from modelyard.ops.schemas import ModelStatusOut
 
@@ -54,4 +54,4 @@ def metrics(request: Request, user: CurrentUser, runtime: RuntimeDep, session: S
 def models(user: CurrentUser, runtime: RuntimeDep, session: SessionDep, days: Days = 1):
     """The same figures as `/api/enterprise/status/models` (per model, a system summary, alerts)."""
     runtime.prediction_log.flush()
-    return JSONBody(Analytics(session).model_status(viewer=user, days=days, cache=cache_facts(runtime)))
+    return JSONBody(Analytics(session).model_status(viewer=user, days=days, cache=runtime.predictions.cache.facts()))

@@ -128,8 +128,7 @@ def detailed(runtime: "Runtime", latency: "LatencyWindow", now_iso: str) -> dict
     report = check_parts(runtime)
     database = report.checks["database"]
     pool = runtime.db.pool_status()
-    cache = runtime.predictions.cache
-    lookups = cache.hits + cache.misses
+    cache = runtime.predictions.cache.facts()
     since = datetime.now(timezone.utc).replace(tzinfo=None) - timedelta(hours=24)
     runtime.prediction_log.flush()
     with runtime.db.session() as session:
@@ -139,7 +138,7 @@ def detailed(runtime: "Runtime", latency: "LatencyWindow", now_iso: str) -> dict
     errors = latency.error_rate()
     factors = {
         "database": 1.0 if database["status"] == "healthy" else 0.0,
-        "cache_hit_rate": round(cache.hits / lookups, 4) if lookups else 1.0,
+        "cache_hit_rate": round(cache["hit_rate"] / 100, 4) if cache["hit_rate"] is not None else 1.0,
         "model_health": round(sum(known) / len(known) / 100, 4) if known else 1.0,
         "api_success_rate": round(1 - errors / 100, 4) if errors is not None else 1.0,
     }
@@ -152,9 +151,7 @@ def detailed(runtime: "Runtime", latency: "LatencyWindow", now_iso: str) -> dict
         "components": {
             "database": {"status": database["status"], "latency_ms": database.get("latency_ms"),
                          "backend": database["backend"], **pool},
-            "cache": {"hit_rate": round(100 * cache.hits / lookups, 2) if lookups else None, "hits": cache.hits,
-                      "misses": cache.misses, "size": cache.size(), "max_size": cache.max_size,
-                      "backend": "redis" if cache.remote else "memory", "enabled": cache.enabled},
+            "cache": cache,
             "models": {"loaded_models": len(runtime.models),
                        "avg_health_score": round(sum(known) / len(known), 1) if known else None,
                        "models": {name: {"health_score": sums.health_score, "status": sums.health_status,

@@ -188,9 +188,3 @@ def process_figures(latency: Any, websockets: int) -> dict[str, Any]:
     return {"requests_per_minute": latency.per_minute(), "avg_response_ms_5m": latency.average_ms(),
             "server_error_rate_5m": latency.error_rate(), "websocket_connections": websockets,
             "scope": "this API process"}
-
-
-def cache_facts(runtime: "Runtime") -> dict[str, Any]:
-    """The prediction cache's size and backend, as model status reports them."""
-    cache = runtime.predictions.cache
-    return {"size": cache.size(), "max_size": cache.max_size, "backend": "redis" if cache.remote else "memory"}

@@ -87,6 +87,17 @@ class PredictionCache:
         except Exception as exc:
             log.warning("prediction cache unreachable (%s); not cached", type(exc).__name__)
 
+    @property
+    def hit_rate(self) -> float | None:
+        """Hits per lookup since this process started, in %; None before any lookup."""
+        lookups = self.hits + self.misses
+        return round(100 * self.hits / lookups, 2) if lookups else None
+
+    def facts(self) -> dict[str, Any]:
+        """What health, status and monitoring report of the cache (one place)."""
+        return {"enabled": self.enabled, "backend": "redis" if self.remote else "memory", "size": self.size(),
+                "max_size": self.max_size, "hits": self.hits, "misses": self.misses, "hit_rate": self.hit_rate}
+
     def size(self) -> int | None:
         """How many answers are cached now (None when the cache cannot be reached)."""
         try:

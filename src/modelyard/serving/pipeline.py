@@ -73,6 +73,8 @@ class PredictionPipeline:
                  cache: "PredictionCache | None" = None):
         self._db = db
         self.log = log
+        # Told of every successful call (the `prediction.completed` webhook, runtime.py); must not block.
+        self.completed: Callable[[VersionRef, User, Served, float], None] | None = None
         self.limits = limits
         self.cache = cache if cache is not None else PredictionCache(seconds=0)
         self._models = models
@@ -163,7 +165,13 @@ class PredictionPipeline:
             self.log.add(user_id=viewer.id, model_name=version.name, version_id=version.id, version=version.number,
                          rows=rows, seconds=time.perf_counter() - started, status="error", error_code=exc.code)
             raise
-        return Served(result, cached_at, credits)
+        served = Served(result, cached_at, credits)
+        if self.completed is not None:
+            try:
+                self.completed(version, viewer, served, time.perf_counter() - started)
+            except Exception:  # an announcement never fails the prediction it announces
+                log.warning("could not announce a prediction of %s", version.name, exc_info=True)
+        return served
 
     @staticmethod
     def price(version: VersionRef) -> int:
