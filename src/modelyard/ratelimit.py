@@ -84,6 +84,18 @@ class Limiter:
             window = self.counter.get_window_stats(item, *keys)
         return allowed, WindowStats(item.amount, max(0, window.remaining), int(window.reset_time))
 
+    def hit(self, rule: str, *keys: str, cost: int = 1) -> bool:
+        """Count `cost` against a rate without reading its window (one storage operation, not two): for
+        limits whose headers are only needed when they refuse (`count` then gives them)."""
+        with self._reachable():
+            return self.counter.hit(parse(rule), *keys, cost=cost)
+
+    def stats(self, rule: str, *keys: str) -> WindowStats:
+        item = parse(rule)
+        with self._reachable():
+            window = self.counter.get_window_stats(item, *keys)
+        return WindowStats(item.amount, max(0, window.remaining), int(window.reset_time))
+
     def ping(self) -> None:
         """One round trip to the counters' storage (a no-op in memory); ServiceUnavailable when down."""
         with self._reachable():

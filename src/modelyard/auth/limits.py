@@ -52,7 +52,14 @@ class UserLimits:
         """True when counting is a network round trip (Redis): not for the event loop."""
         return self._limiter.blocking
 
-    def count(self, user: "User", kind: str, *, cost: int = 1) -> WindowStats:
+    def count(self, user: "User", kind: str, *, cost: int = 1) -> None:
+        """Count `cost` against the user's `kind` limit; 429 with that limit's headers when it is spent.
+        (The credential's own limit already gives every response its X-RateLimit headers, so the
+        window of this one is read only when it refuses: one storage operation per call, not two.)"""
         rule = plan_limit(self._settings, user.plan, kind)
-        return count_or_refuse(self._limiter, rule, kind, "user", str(user.id), cost=cost,
-                               what=f"the {kind} limit of your plan")
+        keys = (kind, "user", str(user.id))
+        if not self._limiter.hit(rule, *keys, cost=cost):
+            stats = self._limiter.stats(rule, *keys)
+            raise TooManyRequests(f"the {kind} limit of your plan ({rule}) is spent; try again in "
+                                  f"{stats.retry_after} s",
+                                  headers={**limit_headers(stats), "Retry-After": str(stats.retry_after)})

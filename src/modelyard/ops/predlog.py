@@ -19,6 +19,7 @@ from sqlalchemy import Boolean, DateTime, Float, Integer, String, delete, insert
 from sqlalchemy.orm import Mapped, mapped_column
 
 from modelyard.db.base import Base
+from modelyard.serving.outputs import plain_value
 
 if TYPE_CHECKING:
     from modelyard.db import Database
@@ -87,12 +88,14 @@ class PredictionLog:
 
     def add(self, *, user_id: int | None, model_name: str, version_id: str, version: int, rows: int, seconds: float,
             status: str = "success", error_code: str | None = None, confidence: float | None = None,
-            summary: str | None = None, cached: bool = False) -> None:
-        self._pending.append({
+            summary: str | None = None, cached: bool = False, outputs: "Outputs | None" = None) -> None:
+        """One entry; with `outputs` (what the model answered), its confidence and summary are read from
+        them when the entry is written, off the request."""
+        self._pending.append(({
             "at": datetime.now(timezone.utc).replace(tzinfo=None), "user_id": user_id, "model_name": model_name[:200],
             "version_id": version_id[:64], "version": version, "rows": rows, "latency_ms": round(seconds * 1000, 3),
             "status": status, "error_code": error_code, "confidence": confidence, "summary": summary,
-            "cached": cached})
+            "cached": cached}, outputs))
         if len(self._pending) >= FLUSH_AT:
             self._wake.set()
 
@@ -116,9 +119,13 @@ class PredictionLog:
         batch = []
         while self._pending:
             try:
-                batch.append(self._pending.popleft())
+                entry, outputs = self._pending.popleft()
             except IndexError:
                 break
+            if outputs is not None and len(outputs):
+                entry["confidence"] = confidence_of(outputs)
+                entry["summary"] = summary_of(plain_value(outputs.predictions[0]))
+            batch.append(entry)
         if not batch:
             return 0
         try:

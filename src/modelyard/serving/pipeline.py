@@ -30,10 +30,10 @@ from modelyard.auth.models import User
 from modelyard.errors import AppError, Conflict, Unprocessable
 from modelyard.invalidation import REGISTRY, Invalidation
 from modelyard.ops import metrics
-from modelyard.ops.predlog import confidence_of, digest, summary_of
+from modelyard.ops.predlog import digest
 from modelyard.serving.cache import PredictionCache
 from modelyard.serving.inputs import check_rows
-from modelyard.serving.outputs import Outputs, plain_value
+from modelyard.serving.outputs import Outputs
 from modelyard.serving.versions import VersionRef
 
 if TYPE_CHECKING:
@@ -234,10 +234,9 @@ class PredictionPipeline:
         """A prediction made (or answered from the cache): metrics, the activity tally, the prediction log."""
         metrics.observe_prediction(version.name, version.label, seconds, rows)
         self._tally.add(user_id, username, version.id, version.name, rows)
-        if outputs is not None and len(outputs):
-            confidence, summary = confidence_of(outputs), summary_of(plain_value(outputs.predictions[0]))
         self.log.add(user_id=user_id, model_name=version.name, version_id=version.id, version=version.number,
-                     rows=rows, seconds=seconds, confidence=confidence, summary=summary, cached=cached)
+                     rows=rows, seconds=seconds, confidence=confidence, summary=summary, cached=cached,
+                     outputs=outputs)
 
     @staticmethod
     def _guarded(version: VersionRef, run: Callable[[], Outputs]) -> Outputs:
