@@ -316,7 +316,8 @@ def modelyard_workers_flag(workers: int) -> list[str]:
 
 def start_modelyard(ctx: Context) -> tuple[Server, str, str, list[str]]:
     """``modelyard serve`` in a fresh home; the server, its base URL, the admin password and the flags used."""
-    home, port, password = ctx.workdir / f"modelyard-home-{uuid.uuid4().hex[:8]}", free_port(), secrets.token_urlsafe(16)
+    home = ctx.workdir / f"modelyard-home-{uuid.uuid4().hex[:8]}"  # a fresh home (admin, password) per system
+    port, password = free_port(), secrets.token_urlsafe(16)
     flags = modelyard_workers_flag(ctx.args.workers)
     # The bench repeats the same rows: the prediction cache would answer them, so it is off here (the model
     # is measured, not the cache); the per-user limits are raised out of the way.

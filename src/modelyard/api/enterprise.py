@@ -53,7 +53,8 @@ def prometheus(request: Request, runtime: RuntimeDep, session: SessionDep):
     return Response(body, media_type=metrics.CONTENT_TYPE)
 
 
-@router.get("/api/enterprise/analytics/usage", response_model=UsageOut, summary="Usage analytics from the prediction log")
+@router.get("/api/enterprise/analytics/usage", response_model=UsageOut,
+            summary="Usage analytics from the prediction log")
 def usage(user: CurrentUser, runtime: RuntimeDep, session: SessionDep, days: Days = 7, model: Model = None,
           granularity: Literal["hour", "day", "week"] = "day"):
     """Calls, success rate, confidence and latency: in total, by model, by day, by hour of day, and as
@@ -62,7 +63,8 @@ def usage(user: CurrentUser, runtime: RuntimeDep, session: SessionDep, days: Day
     return JSONBody(Analytics(session).usage(viewer=user, days=days, model=model, granularity=granularity))
 
 
-@router.get("/api/enterprise/status/models", response_model=ModelStatusOut, summary="Each model's traffic, health and deployment")
+@router.get("/api/enterprise/status/models", response_model=ModelStatusOut,
+            summary="Each model's traffic, health and deployment")
 def model_status(user: CurrentUser, runtime: RuntimeDep, session: SessionDep, days: Days = 1):
     """Per model over the last `days` (1: the last 24 hours): calls, confidence, latency, error rate,
     health score and status, cache hit rate, deployed version and its training facts; a system summary
@@ -73,7 +75,8 @@ def model_status(user: CurrentUser, runtime: RuntimeDep, session: SessionDep, da
 
 @router.get("/api/enterprise/export/predictions", response_class=StreamingResponse,
             responses={200: {"content": {"text/csv": {"schema": {"type": "string"}},
-                                         "application/json": {"schema": {"type": "array", "items": {"type": "object"}}}},
+                                         "application/json": {"schema": {"type": "array",
+                                                                         "items": {"type": "object"}}}},
                              "description": "the prediction log, streamed"}},
             summary="Export the prediction log as CSV or JSON")
 def export(user: CurrentUser, runtime: RuntimeDep, format: Literal["csv", "json"] = "csv", days: Days = 30,
@@ -91,7 +94,8 @@ def _exported(runtime: Runtime, user: User, days: int, model: str | None, format
         yield from Analytics(session).export(viewer=user, days=days, model=model, format=format)
 
 
-@router.post("/api/enterprise/admin/cache/clear", response_model=CacheClearedOut, summary="Empty the prediction cache (admin)")
+@router.post("/api/enterprise/admin/cache/clear", response_model=CacheClearedOut,
+             summary="Empty the prediction cache (admin)")
 def clear_cache(admin: AdminUser, runtime: RuntimeDep):
     """Every cached prediction is dropped, in every process (Redis) or in this one (memory)."""
     cache = runtime.predictions.cache

@@ -140,8 +140,9 @@ class PredictionPipeline:
     def call(self, version: VersionRef, request: Any, answer: Callable[[], dict[str, Any]], *, viewer: User,
              rows: int = 1, statuses: frozenset[str] = SERVING) -> Served:
         """One prediction call by the rules of every route: counted against the caller's "predictions"
-        limit (429 when spent); the version must still serve (`statuses`); answered from the prediction cache when an identical request to this
-        version was answered within MODELYARD_PREDICTION_CACHE_SECONDS, else by `answer()` (stored);
+        limit (429 when spent); the version must still serve (`statuses`); answered from the prediction
+        cache when an identical request to this version was answered within
+        MODELYARD_PREDICTION_CACHE_SECONDS, else by `answer()` (stored);
         then charged the version's price × `rows` (402 INSUFFICIENT_CREDITS, nothing taken, when too
         few credits remain; a model that fails to predict charges nothing)."""
         started = time.perf_counter()

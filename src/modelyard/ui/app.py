@@ -1,7 +1,8 @@
 """The Streamlit app (`streamlit run` this file, or `modelyard ui`): sign-in, then the pages of the role.
 
-It talks to modelyard only through the public HTTP API at BACKEND_URL (modelyard/client/api.py, the one Python client), so it works
-against any deployment. API refusals are shown as the API's message; nothing here shows a traceback.
+It talks to modelyard only through the public HTTP API at BACKEND_URL (modelyard/client/api.py, the one
+Python client), so it works against any deployment. API refusals are shown as the API's message; nothing
+here shows a traceback.
 """
 from __future__ import annotations
 
