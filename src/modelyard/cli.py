@@ -1,5 +1,5 @@
-"""The `modelyard` command: serve, ui, worker, migrate, users; the client commands (login, upload, train, ...)
-come from modelyard/client/cli.py."""
+"""The `modelyard` command: serve, ui, worker, migrate, backup, restore, users; the client commands (login,
+upload, train, ...) come from modelyard/client/cli.py."""
 from __future__ import annotations
 
 import logging
@@ -67,6 +67,7 @@ def serve(host: Annotated[str, typer.Option(help="address to bind")] = "127.0.0.
     """Migrate, then serve the API (and, on the embedded default, run jobs in one of its processes) and the web UI."""
     count = workers or default_workers()
     process.limit_math_threads((os.cpu_count() or 1) // count)
+    process.limit_malloc()
     process.setup_logging()
     settings = _settings()
     if count > 1:
@@ -133,6 +134,7 @@ def ui(host: Annotated[str, typer.Option(help="address to bind")] = "127.0.0.1",
 def worker(threads: Annotated[Optional[int], typer.Option(help="job threads (default: setting)")] = None) -> None:
     """Run jobs from the shared queue (scaled shape); run any number of these on any hosts."""
     process.limit_math_threads(os.cpu_count() or 1)  # training jobs may use every core
+    process.limit_malloc()
     process.setup_logging()
     from modelyard.jobs.queue import Worker
     from modelyard.ops import startup
@@ -167,6 +169,79 @@ def migrate() -> None:
     _announce_home(settings)
     _prepared_database(settings).dispose()
     typer.echo("database is up to date")
+
+
+class _Progress:
+    """Bytes copied so far, one stderr line per EVERY bytes (a long copy shows it is moving)."""
+
+    EVERY = 64 * 1024 * 1024
+
+    def __init__(self, verb: str):
+        self.verb, self.done, self.shown = verb, 0, 0
+
+    def __call__(self, size: int) -> None:
+        self.done += size
+        if self.done - self.shown >= self.EVERY:
+            self.shown = self.done
+            typer.echo(f"modelyard: {self.verb} {self.done // (1024 * 1024)} MB of blobs so far", err=True)
+
+
+@app.command()
+def backup(path: Annotated[Path, typer.Argument(help="a new folder to write the backup into")],
+           allow_missing: Annotated[bool, typer.Option(
+               "--allow-missing", help="write the backup even when blobs the database names are missing "
+                                       "(they are listed in its manifest)")] = False) -> None:
+    """Back up the database (SQLite, or PostgreSQL with pg_dump) and the blobs, consistently, while the servers
+    run (docs/backup.md)."""
+    from modelyard.errors import AppError
+    from modelyard.ops import startup
+    from modelyard.ops.backup import take_backup
+    from modelyard.storage import open_blob_store
+
+    settings = _settings()
+    _announce_home(settings)
+    secret = None if settings.secret_key else settings.home_dir / "secret.key"
+    try:
+        if settings.database_url and not settings.database_url.startswith("sqlite"):
+            startup.check_database(settings)  # a server that is away: one line (a SQLite file is not created)
+        report = take_backup(path, database_url=settings.resolved_database_url, blobs=open_blob_store(settings),
+                             secret_file=secret, allow_missing=allow_missing, progress=_Progress("copied"))
+    except AppError as exc:  # BackupError, or a database or blob store that cannot be used
+        typer.echo(f"modelyard: {exc.message}", err=True)
+        raise SystemExit(1) from None
+    for line in report.lines:
+        typer.echo(line)
+    if report.missing:
+        raise SystemExit(3)
+
+
+@app.command()
+def restore(path: Annotated[Path, typer.Argument(help="a folder written by `modelyard backup`")],
+            force: Annotated[bool, typer.Option("--force", help="replace a data folder that is not empty")] = False,
+            ) -> None:
+    """Restore a backup into this home, or this PostgreSQL database and blob store (empty unless --force), then
+    migrate it forward when it is older (docs/backup.md)."""
+    from modelyard.errors import AppError
+    from modelyard.ops import startup
+    from modelyard.ops.restore import restore_backup
+    from modelyard.storage import open_blob_store
+
+    settings = _settings()
+    home = settings.home.expanduser().resolve()
+    scaled = settings.database_url and not settings.database_url.startswith("sqlite")
+    where = f"database {startup.mask_url(settings.database_url)}" if scaled else f"data folder {home}"
+    typer.echo(f"modelyard: restoring into {where}", err=True)
+    try:
+        if scaled:
+            startup.check_database(settings)  # a server that is away: one line
+        report = restore_backup(path, home=home, database_url=settings.resolved_database_url,
+                                blob_url=settings.resolved_blob_url, force=force, progress=_Progress("restored"),
+                                open_blobs=lambda: open_blob_store(settings))
+    except AppError as exc:  # BackupError, or a database or blob store that cannot be used
+        typer.echo(f"modelyard: {exc.message}", err=True)
+        raise SystemExit(1) from None
+    for line in report.lines:
+        typer.echo(line)
 
 
 @app.command("import-mlflow")

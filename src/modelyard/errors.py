@@ -68,6 +68,12 @@ class ServiceUnavailable(AppError):
     status, code, title = 503, "SERVICE_UNAVAILABLE", "Service unavailable"
 
 
+class InsufficientStorage(AppError):
+    """A disk (or file-size limit) is full: nothing of the request was kept; retry once space is freed."""
+
+    status, code, title = 507, "INSUFFICIENT_STORAGE", "Insufficient storage"
+
+
 class Misconfigured(ServiceUnavailable):
     """A setting names something that is not there (a bucket, a database): the message names the
     setting and the fix. `modelyard` commands print it as one line and exit non-zero."""

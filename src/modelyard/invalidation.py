@@ -8,10 +8,10 @@ change made through one process is seen by every other at their next request.
 
 Two stores, one interface:
 
-- ``FileEpochs``: a file of three counters in the data folder, memory-mapped by every process on the host. A
+- ``FileEpochs``: a file of four counters in the data folder, memory-mapped by every process on the host. A
   read is a memory load; a bump takes an exclusive ``flock``. For the embedded default and for
   ``modelyard serve --workers N`` (every process on one host).
-- ``RedisEpochs``: two Redis integers, read with one ``MGET`` and bumped with ``INCR``. Chosen when
+- ``RedisEpochs``: four Redis integers, read with one ``MGET`` and bumped with ``INCR``. Chosen when
   ``MODELYARD_REDIS_URL`` is set, so API processes on many hosts see each other's changes.
 
 Changes are detected in one place: ``watch(sessionmaker, epochs)`` listens to the ORM's flushes and
@@ -33,38 +33,52 @@ from sqlalchemy import event, inspect
 from sqlalchemy.orm import Session, sessionmaker
 
 log = logging.getLogger("modelyard.cache")
-AUTH, REGISTRY, WEBHOOKS = 0, 1, 2
+AUTH, REGISTRY, WEBHOOKS, RESTART = 0, 1, 2, 3
 CACHE_TTL = 300.0  # a safety net only: entries are dropped at once when their epoch moves
-NAMES = ("auth", "registry", "webhooks")
-_FORMAT = "<QQQ"
+NAMES = ("auth", "registry", "webhooks", "restart")
+_FORMAT = "<QQQQ"  # a file of an older release (fewer counters) is extended with zeros when opened
 
 
 class FileEpochs:
     def __init__(self, path: Path):
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            if os.fstat(fd).st_size < struct.calcsize(_FORMAT):
-                os.ftruncate(fd, struct.calcsize(_FORMAT))
-            fcntl.flock(fd, fcntl.LOCK_UN)
-            self._map = mmap.mmap(fd, struct.calcsize(_FORMAT))
-        finally:
-            os.close(fd)
         self._path = path
+        self._map: mmap.mmap | None = None
+        self._mapped()
+
+    def _mapped(self) -> mmap.mmap:
+        """The file's counters, mapped (again after `close()`: a closed runtime may be started once more)."""
+        if self._map is None:
+            self._path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o600)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+                if os.fstat(fd).st_size < struct.calcsize(_FORMAT):
+                    os.ftruncate(fd, struct.calcsize(_FORMAT))
+                fcntl.flock(fd, fcntl.LOCK_UN)
+                self._map = mmap.mmap(fd, struct.calcsize(_FORMAT))
+            finally:
+                os.close(fd)
+        return self._map
+
+    def close(self) -> None:
+        """Unmap the file (the map holds a descriptor of its own)."""
+        if self._map is not None:
+            self._map.close()
+            self._map = None
 
     def read(self) -> tuple[int, ...]:
-        return struct.unpack_from(_FORMAT, self._map)
+        return struct.unpack_from(_FORMAT, self._mapped())
 
     def bump(self, *which: int) -> None:
+        mapped = self._mapped()  # before the lock: mapping takes it too
         fd = os.open(self._path, os.O_RDWR)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
-            values = list(self.read())
+            values = list(struct.unpack_from(_FORMAT, mapped))
             for index in which:
                 values[index] += 1
-            struct.pack_into(_FORMAT, self._map, 0, *values)
-            self._map.flush()
+            struct.pack_into(_FORMAT, mapped, 0, *values)
+            mapped.flush()
         finally:
             fcntl.flock(fd, fcntl.LOCK_UN)
             os.close(fd)
@@ -86,6 +100,9 @@ class RedisEpochs:
             for index in which:
                 pipe.incr(self._keys[index])
             pipe.execute()
+
+    def close(self) -> None:
+        self._redis.close()  # its pool reconnects if the runtime is started again
 
 
 def open_epochs(redis_url: str, home: Path, namespace: str) -> FileEpochs | RedisEpochs:
@@ -126,6 +143,7 @@ class Invalidation:
     def __init__(self, epochs: FileEpochs | RedisEpochs):
         self.epochs = epochs
         self._caches: list[EpochCache] = []
+        self._watchers: list[list] = []  # [epoch index, last value seen, callback]
 
     @property
     def blocking(self) -> bool:
@@ -137,8 +155,24 @@ class Invalidation:
         self._caches.append(cache)
         return cache
 
+    def on_move(self, which: int, callback) -> None:
+        """Call `callback()` (on a thread of its own: never on the request) each time epoch `which` moves
+        after this process first saw it."""
+        try:
+            seen = self.epochs.read()[which]
+        except Exception:  # unreadable now (Redis away): the first refresh that reads it sets the mark
+            seen = None
+        self._watchers.append([which, seen, callback])
+
+    def settle(self, which: int) -> None:
+        """This process has done what a move of `which` asks for itself: its watchers skip the move."""
+        now = self.epochs.read()[which]
+        for watcher in self._watchers:
+            if watcher[0] == which:
+                watcher[1] = now
+
     def refresh(self) -> None:
-        """Empty the caches whose epoch moved. When the epochs cannot be read (Redis away), a revoked key
+        """Empty the caches whose epoch moved (and start the watchers of moved epochs). When the epochs cannot be read (Redis away), a revoked key
         could go unnoticed, so the request is refused with a 503 naming the setting, not served."""
         try:
             now = self.epochs.read()
@@ -150,6 +184,13 @@ class Invalidation:
                                      f"({type(exc).__name__}); try again when it is back") from None
         for cache in self._caches:
             cache.check(now)
+        for watcher in self._watchers:
+            which, seen, callback = watcher
+            if now[which] != seen:
+                watcher[1] = now[which]
+                if seen is None:
+                    continue
+                threading.Thread(target=callback, name=f"modelyard-epoch-{NAMES[which]}", daemon=True).start()
 
 
 # What changes which epoch: (model class name, attributes whose change matters; None = any change).

@@ -7,6 +7,7 @@ from modelyard.jobs.workers import WorkerBeat  # noqa: F401
 from modelyard.labeling.models import ImageLabel, LabelingImage, LabelingRequest, LabelingTask, QcResult  # noqa: F401
 from modelyard.ops.models import Activity, AppSetting  # noqa: F401
 from modelyard.ops.alerts import Alert  # noqa: F401
+from modelyard.ops.drift import DriftCounts  # noqa: F401
 from modelyard.ops.predlog import PredictionRecord  # noqa: F401
 from modelyard.registry.models import ModelVersion, RegisteredModel  # noqa: F401
 from modelyard.scoring.models import ScoringUpload  # noqa: F401

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import threading
 import time
+import weakref
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
@@ -44,19 +45,33 @@ class SweptMemoryStorage(MemoryStorage):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.timer.cancel()
-        self._sweeper = threading.Thread(target=self._sweep, name="modelyard-limits-sweep", daemon=True)
+        # The cancelled timer's target is a bound method of this storage: a reference cycle that would keep
+        # a dropped storage (and its sweeper) alive until the next garbage collection. A timer of nothing.
+        self.timer = threading.Timer(0, lambda: None)
+        self.stopped = threading.Event()
+        # The thread holds the storage weakly: a storage nobody uses any more ends its sweeper (a process
+        # that builds many apps, as a test run does, would otherwise keep one spinning thread per app).
+        self._sweeper = threading.Thread(target=SweptMemoryStorage._sweep, args=(weakref.ref(self), self.stopped),
+                                         name="modelyard-limits-sweep", daemon=True)
         self._sweeper.start()
 
     def _MemoryStorage__schedule_expiry(self) -> None:  # noqa: N802 (overrides the private scheduler)
         return None
 
-    def _sweep(self) -> None:
-        while True:
-            time.sleep(self.SWEEP_SECONDS)
+    def close(self) -> None:
+        self.stopped.set()
+
+    @staticmethod
+    def _sweep(storage: "weakref.ref[SweptMemoryStorage]", stopped: threading.Event) -> None:
+        while not stopped.wait(SweptMemoryStorage.SWEEP_SECONDS):
+            held = storage()
+            if held is None:
+                return
             try:
-                self._MemoryStorage__expire_events()
+                held._MemoryStorage__expire_events()
             except Exception:  # a key changed under the sweep; the next one gets it
                 pass
+            del held
 
 
 class Limiter:
@@ -95,6 +110,11 @@ class Limiter:
         with self._reachable():
             window = self.counter.get_window_stats(item, *keys)
         return WindowStats(item.amount, max(0, window.remaining), int(window.reset_time))
+
+    def close(self) -> None:
+        """Stop the memory storage's sweeper (Redis storage: nothing to stop)."""
+        if isinstance(self.storage, SweptMemoryStorage):
+            self.storage.close()
 
     def ping(self) -> None:
         """One round trip to the counters' storage (a no-op in memory); ServiceUnavailable when down."""

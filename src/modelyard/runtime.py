@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import functools
 import importlib
+import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
@@ -15,11 +16,10 @@ from modelyard.auth.cache import CredentialCache
 from modelyard.auth.limits import UserLimits
 from modelyard.config import Settings
 from modelyard.db import Database
-from modelyard.invalidation import Invalidation, open_epochs, watch
+from modelyard.invalidation import RESTART, Invalidation, open_epochs, watch
 from modelyard.jobs.context import Handler, JobResources
 from modelyard.jobs.periodic import PeriodicTask
 from modelyard.jobs.queue import JobQueue
-from modelyard.ops.activity import PredictionTally
 from modelyard.ops.predlog import PredictionLog
 from modelyard.ratelimit import Limiter
 from modelyard.serving.cache import PredictionCache
@@ -37,7 +37,9 @@ if TYPE_CHECKING:
     from modelyard.serving.pipeline import Served
     from modelyard.serving.versions import VersionRef
 
+log = logging.getLogger("modelyard")
 RETENTION_EVERY = 3600.0
+EPOCHS_EVERY = 5.0
 ANNOUNCED_ROWS = 100  # prediction.completed carries at most this many rows of a call's answer
 
 
@@ -56,10 +58,9 @@ class Runtime:
         self.credentials = CredentialCache(self.db, self.invalidation, secret=settings.resolved_secret_key)
         self.models = ModelCache(self.blobs, model_loaders(), max_bytes=settings.model_cache_bytes,
                                  sample=self._check_sample, on_report=self._keep_report)
-        self.tally = PredictionTally(self.db)
         self.prediction_log = PredictionLog(self.db, interval=settings.prediction_log_flush_seconds,
                                             keep_days=settings.prediction_log_days)
-        self.predictions = PredictionPipeline(self.db, self.models, self.tally, self.invalidation,
+        self.predictions = PredictionPipeline(self.db, self.models, self.invalidation,
                                               max_rows=settings.max_predict_rows, allow_pickle=self._pickle_allowed,
                                               limits=self.limits, log=self.prediction_log,
                                               cache=PredictionCache(settings.redis_url, namespace=settings.queue_name,
@@ -74,6 +75,22 @@ class Runtime:
         watch_events(self.db.sessions, self.events)
         self._announcer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="modelyard-announce")
         self.predictions.completed = self._announce_prediction
+        # POST /api/enterprise/admin/system/restart in any process: every process reloads what it holds.
+        self.invalidation.on_move(RESTART, self.reload_models)
+
+    def reload_models(self) -> dict[str, Any]:
+        """Load each model this process holds again from its artifact and swap it in (requests in flight
+        finish on the old copy); what was reloaded and what failed."""
+        reloaded, failed = [], {}
+        for version_id in self.models.held():
+            try:
+                self.models.reload(self.predictions.version(version_id))
+                reloaded.append(version_id)
+            except Exception as exc:  # a version deleted meanwhile, an artifact gone: reported, the rest go on
+                failed[version_id] = f"{type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}"
+        if reloaded or failed:
+            log.info("reloaded %d model(s) after a restart in place; %d failed", len(reloaded), len(failed))
+        return {"reloaded": reloaded, "failed": failed}
 
     @functools.cached_property
     def gallery(self) -> "GalleryService":
@@ -83,15 +100,15 @@ class Runtime:
         return GalleryService(self.db, self.blobs, self.predictions, self.invalidation, home=self.settings.home_dir)
 
     def start(self) -> None:
-        """Background work of every process: the activity tally's and the prediction log's flushes."""
-        self.tally.start()
+        """Background work of every process: the prediction log's writer."""
         self.prediction_log.start()
 
     def close(self) -> None:
-        self.tally.stop()
         self.prediction_log.stop()
+        self.limiter.close()
         self._announcer.shutdown(wait=True)
         self.db.dispose()
+        self.invalidation.epochs.close()
 
     def _announce_prediction(self, version: "VersionRef", viewer: "User", served: "Served", seconds: float) -> None:
         """`prediction.completed` to the caller's subscriptions. Nobody listening (known without I/O): nothing
@@ -193,5 +210,7 @@ def periodic_tasks(runtime: Runtime) -> list[PeriodicTask]:
     return [PeriodicTask("retention", RETENTION_EVERY, partial(cleanup, runtime.db, runtime.blobs), first_after=60.0),
             PeriodicTask("prediction-log-retention", RETENTION_EVERY, runtime.prediction_log.prune, first_after=90.0),
             PeriodicTask("alerts", alerts.EVERY_SECONDS, partial(alerts.evaluate, runtime), first_after=30.0),
+            # a worker serves no requests: this is how it sees a restart in place (and any other epoch move)
+            PeriodicTask("epochs", EPOCHS_EVERY, runtime.invalidation.refresh, first_after=EPOCHS_EVERY, record=False),
             PeriodicTask("webhook-log-retention", RETENTION_EVERY, partial(prune_deliveries, runtime.db),
                          first_after=90.0)]

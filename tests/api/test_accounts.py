@@ -95,6 +95,26 @@ def test_deactivated_user_token_stops_working(client, accounts):
     assert client.get("/api/auth/user", headers=user.headers).status_code == 401
 
 
+def test_a_password_change_ends_every_token_issued_before_it(client, accounts):
+    """A stolen token does not outlive a password reset: tokens carry a stamp of the password hash they were
+    issued under. API keys are separate credentials and keep working (revoke them on their own)."""
+    user, admin = accounts["user"], accounts["admin"]
+    key = client.post("/api/auth/keys", json={"name": "ci"}, headers=user.headers)
+    assert key.status_code in (200, 201), key.text
+    key_headers = {"X-API-Key": key.json()["api_key"]}
+    assert client.get("/api/auth/user", headers=user.headers).status_code == 200  # cached from here on
+    changed = client.patch(f"/admin/users/{user.id}", json={"password": "a-new-password-9"}, headers=admin.headers)
+    assert changed.status_code == 200, changed.text
+    refused = client.get("/api/auth/user", headers=user.headers)
+    assert refused.status_code == 401 and "password changed" in refused.json()["message"]
+    fresh = client.post("/api/auth/login", json={"username": user.username, "password": "a-new-password-9"})
+    assert fresh.status_code == 200
+    assert client.get("/api/auth/user", headers={"Authorization": f"Bearer {fresh.json()['access_token']}"}
+                      ).status_code == 200
+    assert client.get("/api/auth/user", headers=key_headers).status_code == 200
+    assert client.get("/api/auth/user", headers=admin.headers).status_code == 200, "other accounts are untouched"
+
+
 def test_admin_cannot_deactivate_themselves(client, accounts):
     admin = accounts["admin"]
     assert client.delete(f"/admin/users/{admin.id}", headers=admin.headers).status_code == 409

@@ -100,3 +100,52 @@ def test_a_rotated_key_stops_working_and_its_successor_works(client):
     assert client.get("/api/auth/user", headers={"X-API-Key": rotated.json()["api_key"]}).status_code == 200
     again = client.post(f"/api/auth/keys/{key_id}/rotate", headers={"X-API-Key": rotated.json()["api_key"]})
     assert again.status_code == 404
+
+
+def test_the_owner_reads_their_own_credit_history_newest_first(client, accounts):
+    user, admin = accounts["user"], accounts["admin"]
+    for credits in (40, -15):
+        assert client.post(f"/admin/users/{user.id}/credits", json={"credits": credits, "reason": "pilot"},
+                           headers=admin.headers).status_code == 200
+    assert client.post(f"/admin/users/{accounts['other'].id}/credits", json={"credits": 7},
+                       headers=admin.headers).status_code == 200
+
+    answer = client.get("/api/credits/history", headers=user.headers)
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert (body["user_id"], body["total"], body["limit"], body["offset"]) == (user.id, 3, 50, 0)
+    assert body["credits_remaining"] == client.get("/api/auth/user", headers=user.headers).json()["credits_remaining"]
+    assert [(e["delta"], e["reason"], e["detail"], e["actor_id"]) for e in body["events"]][:2] == [
+        (-15, "allocation", "pilot", admin.id), (40, "allocation", "pilot", admin.id)]
+    assert body["events"][2]["reason"] == "plan"  # the starting credits, and nothing of the other user
+    assert body["events"][0]["balance"] == body["credits_remaining"]
+
+    paged = client.get("/api/credits/history", params={"limit": 1, "offset": 1}, headers=user.headers).json()
+    assert [e["delta"] for e in paged["events"]] == [40] and paged["total"] == 3
+
+
+def test_an_admin_reads_any_users_credit_history_and_others_are_refused(client, accounts):
+    user, admin = accounts["user"], accounts["admin"]
+    assert client.post(f"/admin/users/{user.id}/credits", json={"credits": 9}, headers=admin.headers).status_code == 200
+
+    answer = client.get(f"/admin/users/{user.id}/credits/history", headers=admin.headers)
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["user_id"] == user.id and [e["delta"] for e in answer.json()["events"]][0] == 9
+    assert client.get(f"/admin/users/{user.id}/credits/history", headers=user.headers).status_code == 403
+    assert client.get(f"/admin/users/{accounts['other'].id}/credits/history",
+                      headers=accounts["other"].headers).status_code == 403
+    assert client.get("/admin/users/999999/credits/history", headers=admin.headers).status_code == 404
+
+
+def test_credit_history_needs_a_signed_in_caller(client, accounts):
+    assert client.get("/api/credits/history").status_code == 401
+    assert client.get(f"/admin/users/{accounts['user'].id}/credits/history").status_code == 401
+
+
+@pytest.mark.parametrize("params", [{"limit": 0}, {"limit": 201}, {"offset": -1}, {"limit": "many"},
+                                    {"offset": 10**10}])
+def test_bad_limits_and_offsets_of_the_credit_history_are_422(client, accounts, params):
+    user = accounts["user"]
+    assert client.get("/api/credits/history", params=params, headers=user.headers).status_code == 422
+    assert client.get(f"/admin/users/{user.id}/credits/history", params=params,
+                      headers=accounts["admin"].headers).status_code == 422

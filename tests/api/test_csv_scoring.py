@@ -270,3 +270,17 @@ def test_retrain_threshold_must_be_a_json_number_in_range(client, accounts, thre
     response = client.post("/retrain", json={"threshold_new_labels": threshold}, headers=accounts["admin"].headers)
     assert response.status_code == 422, response.text
     assert "threshold_new_labels" in response.json()["message"]
+
+
+def test_the_dashboard_counts_predictions_of_every_route_from_the_prediction_log(client, accounts, active):
+    admin, user = accounts["admin"], accounts["user"]
+    before = client.get("/dashboard", headers=admin.headers).json()["predictions_24h"]
+    result = scored(client, user, buyers(40, seed=4))
+    assert result["status"] in ("completed", "queued", "in_progress"), result
+    rows = [{"age": 30, "income": 100_000, "region": "west", "purchases": 2}] * 2
+    assert client.post("/api/predict/Buyers", json={"data": rows}, headers=admin.headers).status_code == 200
+    after = client.get("/dashboard", headers=admin.headers).json()["predictions_24h"]
+    assert after["rows"] - before["rows"] == 40 + 2, (before, after)
+    assert after["by_model"]["Buyers"] - before["by_model"].get("Buyers", 0) >= 2  # ≥ 1 chunk + 1 online call
+    usage = client.get("/api/enterprise/analytics/usage", params={"days": 1}, headers=admin.headers).json()
+    assert usage["analytics"]["summary"]["rows_predicted"] == after["rows"], "one record, the same figure"

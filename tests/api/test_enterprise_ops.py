@@ -144,6 +144,22 @@ def test_the_prometheus_route_adds_the_contracts_series_and_parses(client, scrip
     assert client.get("/api/enterprise/metrics/prometheus").status_code == 401
 
 
+def test_detailed_health_and_prometheus_name_no_other_users_model(client, scripted, accounts):
+    """Found by the cross-user fuzzing (tests/api/test_cross_user_access.py): any signed-in user read every
+    user's private model names, with their traffic, in these two operator views."""
+    other, labeler, admin = accounts["other"].headers, accounts["labeler"].headers, accounts["admin"].headers
+    for headers in (other, labeler):
+        health = client.get("/api/enterprise/health/detailed", headers=headers)
+        assert health.status_code == 200 and "mine" not in health.json()["components"]["models"]["models"]
+        assert "sentiment" in health.json()["components"]["models"]["models"], "the built-ins are everyone's"
+        exposition = client.get("/api/enterprise/metrics/prometheus", headers=headers).text
+        assert 'model="mine"' not in exposition and 'model="sentiment"' in exposition
+    assert "mine" in client.get("/api/enterprise/health/detailed", headers=scripted.headers
+                                ).json()["components"]["models"]["models"]
+    assert "mine" in client.get("/api/enterprise/health/detailed", headers=admin).json()["components"]["models"]["models"]
+    assert 'model="mine"' in client.get("/api/enterprise/metrics/prometheus", headers=admin).text
+
+
 def test_an_admin_restart_reloads_models_in_place_and_serves_on(client, scripted, accounts):
     assert client.post("/api/enterprise/admin/system/restart", headers=scripted.headers).status_code == 403
     done = client.post("/api/enterprise/admin/system/restart", headers=accounts["admin"].headers)
@@ -153,3 +169,40 @@ def test_an_admin_restart_reloads_models_in_place_and_serves_on(client, scripted
     assert "environment_settings" in body["not_restarted"]
     after = client.post("/api/predict/mine", json={"data": [{**ROW, "visits": 11}]}, headers=scripted.headers)
     assert after.status_code == 200, "a user's token still works and the model still serves"
+
+
+def test_a_restart_reaches_the_other_processes_which_reload_the_models_they_hold(client, scripted, accounts, app):
+    """A second Runtime on the same settings stands for another API process or a worker: after a restart
+    answered by the first, its next epoch check (a request, or a worker's `epochs` task) reloads its model."""
+    import time
+
+    from modelyard.runtime import Runtime, periodic_tasks
+
+    other = Runtime(app.state.runtime.settings)
+    try:
+        version = other.predictions.resolve("mine", viewer=_user(app, accounts["user"].id))
+        first = other.models.get(version)
+        assert other.models.held() == [version.id]
+        other.invalidation.refresh()  # nothing moved yet: nothing reloaded
+        assert other.models.get(version) is first
+
+        done = client.post("/api/enterprise/admin/system/restart", headers=accounts["admin"].headers).json()
+        assert done["restarted"]["other_processes"]["workers_reload"].startswith("within 5 s")
+        epochs = next(t for t in periodic_tasks(other) if t.name == "epochs")
+        epochs.run()  # what a worker runs every 5 s
+        deadline = time.monotonic() + 30
+        while other.models.get(version) is first and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert other.models.get(version) is not first, "the other process loaded the model again"
+        assert other.predictions.predict(version, [ROW], viewer=_user(app, accounts["user"].id)).outputs.predictions
+    finally:
+        other.close()
+
+
+def _user(app, user_id: int):
+    from modelyard.auth.models import User
+
+    with app.state.runtime.db.session() as session:
+        user = session.get(User, user_id)
+        session.expunge(user)
+        return user

@@ -55,7 +55,6 @@ def test_metrics_count_the_viewers_calls_errors_rows_and_jobs(client, scripted, 
     assert body["bucket_seconds"] == 60.0 and body["window_minutes"] == 60 and body["scope"] == "own calls"
     assert body["jobs"] == {"by_status": {"completed": 1, "failed": 1},
                             "created_in_window": {"completed": 1, "failed": 1}}
-    assert body["drift"]["available"] is False, "the log holds no inputs: no drift is made up"
     assert body["process"]["requests_per_minute"] >= 6
     MonitoringMetricsOut.model_validate(body)  # the documented shape is the one answered
 
@@ -68,13 +67,24 @@ def test_metrics_count_the_viewers_calls_errors_rows_and_jobs(client, scripted, 
 def test_latency_percentiles_are_within_one_percent_of_the_logged_latencies(client, scripted):
     exported = client.get("/api/enterprise/export/predictions", params={"format": "json", "days": 1},
                           headers=scripted.headers).json()
+    exported.sort(key=lambda row: row["timestamp"])
     latencies = [row["processing_time"] * 1000 for row in exported]
     assert len(latencies) == 5
     body = client.get("/monitoring/api/metrics", params={"window": 5}, headers=scripted.headers).json()
+    series = body["series"]
     for key, q in (("p50", 0.5), ("p95", 0.95), ("p99", 0.99)):
         assert body["totals"]["latency_ms"][key] == pytest.approx(nearest_rank(latencies, q), rel=0.011, abs=0.002)
-        assert body["series"]["latency_ms"][key][-1] == body["totals"]["latency_ms"][key]
-    assert body["series"]["latency_ms"]["p50"][0] is None, "an empty bucket has no percentile"
+    # 10-second buckets: on a slow machine the five calls may straddle a boundary, so each bucket is checked
+    # against the calls it holds (taken in time order, as many as its count says).
+    taken = 0
+    for index, calls in enumerate(series["calls"]):
+        held, taken = latencies[taken:taken + calls], taken + calls
+        for key, q in (("p50", 0.5), ("p95", 0.95), ("p99", 0.99)):
+            if not held:
+                assert series["latency_ms"][key][index] is None, "an empty bucket has no percentile"
+            else:
+                assert series["latency_ms"][key][index] == pytest.approx(nearest_rank(held, q), rel=0.011, abs=0.002)
+    assert taken == 5
 
 
 def test_calls_land_in_the_bucket_of_their_time_and_older_ones_are_left_out(client, app, accounts):

@@ -77,3 +77,26 @@ def test_login_documents_the_json_and_form_bodies_it_reads_by_hand(client):
     body = client.get("/openapi.json").json()["paths"]["/login"]["post"]["requestBody"]
     assert set(body["content"]) == {"application/json", "application/x-www-form-urlencoded"}
     assert client.post("/login", data={"username": "admin", "password": "admin-password-1"}).status_code == 200
+
+
+def test_every_link_names_a_real_operation_a_real_parameter_and_a_field_of_the_answer(client):
+    from modelyard.api.openapi import LINKS
+
+    spec = client.get("/openapi.json").json()
+    by_id = {op["operationId"]: (method, path, op) for method, path, op in operations(spec)}
+    schemas = spec["components"]["schemas"]
+    declared = 0
+    for source, field, parameter, targets in LINKS:
+        method, _, path = source.partition(" ")
+        responses = spec["paths"][path][method.lower()]["responses"]
+        success = next(code for code in responses if code.startswith("2"))
+        body = schemas[responses[success]["content"]["application/json"]["schema"]["$ref"].split("/")[-1]]
+        assert field in body["required"], f"{source} does not always answer {field}"
+        links = responses[success]["links"]
+        assert len(links) == len(targets), source
+        for link in links.values():
+            _, target_path, target = by_id[link["operationId"]]
+            assert f"{{{parameter}}}" in target_path
+            assert link["parameters"] == {parameter: f"$response.body#/{field}"}
+            declared += 1
+    assert declared >= 30

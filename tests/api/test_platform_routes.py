@@ -79,6 +79,46 @@ def test_the_contract_errors(client, gallery, accounts, app):
     assert credits(client, user.headers) == 0
 
 
+def test_a_refused_or_invalid_call_is_one_error_in_the_log_and_never_a_charge(client, gallery, accounts, app):
+    """Credits are taken before the model runs: a 402 call predicts nothing (one error row, no success row),
+    and input refused with 422 is checked before any charge (no ledger entry at all)."""
+    from sqlalchemy import select
+
+    from modelyard.auth.models import CreditEvent
+    from modelyard.ops.predlog import PredictionRecord
+
+    user, admin = accounts["user"], accounts["admin"]
+    example = catalog.lookup("lead-score").example
+    runtime = app.state.runtime
+
+    def log_rows() -> list[tuple[str, str | None]]:
+        runtime.prediction_log.flush()
+        with runtime.db.session() as session:
+            return [(r.status, r.error_code) for r in session.scalars(
+                select(PredictionRecord).where(PredictionRecord.user_id == user.id,
+                                               PredictionRecord.model_name == "lead-score"))]
+
+    def ledger() -> list[tuple[int, str]]:
+        with runtime.db.session() as session:
+            return [(e.delta, e.reason) for e in session.scalars(
+                select(CreditEvent).where(CreditEvent.user_id == user.id).order_by(CreditEvent.id))]
+
+    assert client.post("/api/predict/lead-score", json=example, headers=user.headers).status_code == 200
+    assert log_rows() == [("success", None)]
+    entries = ledger()
+    invalid = client.post("/api/predict/lead-score", json={**example, "budget": "lots"}, headers=user.headers)
+    assert invalid.status_code == 422 and invalid.json()["code"] == "INVALID_INPUT"
+    assert ledger() == entries, "input refused before the charge leaves the ledger alone"
+    assert log_rows() == [("success", None), ("error", "INVALID_INPUT")]
+
+    left = credits(client, user.headers)
+    assert client.post(f"/admin/users/{user.id}/credits", json={"credits": -left}, headers=admin.headers).status_code == 200
+    other = {**example, "budget": example["budget"] + 1}  # not the cached request
+    assert client.post("/api/predict/lead-score", json=other, headers=user.headers).status_code == 402
+    assert log_rows() == [("success", None), ("error", "INVALID_INPUT"), ("error", "INSUFFICIENT_CREDITS")]
+    assert credits(client, user.headers) == 0
+
+
 def test_rows_for_a_name_that_is_no_model_and_no_builtin_say_how_to_call(client, accounts):
     response = client.post("/api/predict/nothing-here", json={"age": 3}, headers=accounts["user"].headers)
     assert response.status_code == 422 and 'send {"data": [rows]}' in response.json()["message"]

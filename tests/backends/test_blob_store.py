@@ -288,6 +288,21 @@ def test_local_usage_ignores_temp_files_and_sidecars(blob_store):
 
 
 @local_only
+def test_local_temp_files_of_a_dead_writer_are_swept_when_a_store_opens_but_a_live_writers_are_kept(blob_store):
+    import fcntl
+
+    blob_store.put("kept", b"whole")
+    tmp = blob_store.root / ".tmp"
+    (tmp / "put-killed-writer").write_bytes(b"half a blob")
+    live = tmp / "put-live-writer"
+    with open(live, "wb") as writing:
+        fcntl.flock(writing.fileno(), fcntl.LOCK_EX)  # as LocalBlobStore.put holds its own
+        LocalBlobStore(blob_store.root, SECRET)
+        assert sorted(p.name for p in tmp.iterdir()) == ["put-live-writer"]
+    assert blob_store.read_bytes("kept") == b"whole"
+
+
+@local_only
 def test_local_key_under_an_existing_blob_is_a_conflict(blob_store):
     blob_store.put("a", b"file")
     with pytest.raises(Conflict):
@@ -372,3 +387,30 @@ def test_a_byte_range_streams_only_those_bytes(blob_store):
     assert b"".join(blob_store.open("ranges/data.bin", start=10_000)) == data[10_000:]
     assert b"".join(blob_store.open("ranges/data.bin", end=7)) == data[:7]
     assert b"".join(blob_store.open("ranges/data.bin", start=50, end=50)) == b""
+
+
+def test_a_put_on_a_full_disk_is_refused_with_507_and_leaves_nothing_behind(tmp_path):
+    """A file-size limit on this process stands in for a full disk: the write fails with EFBIG."""
+    import resource
+    import signal
+
+    from modelyard.storage import BlobStoreFull
+    from modelyard.storage.local import LocalBlobStore
+
+    store = LocalBlobStore(tmp_path / "blobs", "secret")
+    store.put("kept", b"old bytes")
+    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    previous = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (64 * 1024, hard))
+    try:
+        with pytest.raises(BlobStoreFull) as refused:
+            store.put("big", b"x" * (256 * 1024))
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+        signal.signal(signal.SIGXFSZ, previous)
+
+    assert refused.value.status == 507 and "MODELYARD_BLOB_URL" in refused.value.message
+    assert not store.exists("big")
+    assert list((tmp_path / "blobs" / ".tmp").iterdir()) == []
+    assert store.read_bytes("kept") == b"old bytes"
+    assert store.put("big", b"x" * (256 * 1024)).size == 256 * 1024  # space is back

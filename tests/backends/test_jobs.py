@@ -168,7 +168,7 @@ def test_periodic_tasks_run_in_the_worker_and_their_last_run_is_recorded(runtime
 def test_every_worker_gets_the_periodic_tasks_from_the_composition_root(runtime):
     every = {t.name: t.every for t in runtime.periodic}
     assert every == {"retention": 3600.0, "prediction-log-retention": 3600.0, "alerts": 60.0,
-                     "webhook-log-retention": 3600.0}
+                     "webhook-log-retention": 3600.0, "epochs": 5.0}
 
 
 def submit_later(runtime, owner, *, attempts: int, **params) -> str:

@@ -13,6 +13,7 @@ from typing import Callable, Iterator
 
 import pytest
 
+from tests.conftest import create_pg_database, drop_pg_database
 from tests.e2e.processes import STARTED, Launcher
 from tests.support.servers import create_bucket
 
@@ -58,16 +59,11 @@ def pytest_runtest_makereport(item, call):
 @pytest.fixture(scope="module")
 def pg_database(postgres_server) -> Iterator[str]:
     """A fresh PostgreSQL database for this test module, dropped afterwards."""
-    import psycopg
-
-    name = f"modelyard_e2e_{secrets.token_hex(5)}"
-    with psycopg.connect(postgres_server, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
+    url = create_pg_database(postgres_server)
     try:
-        yield postgres_server.rsplit("/", 1)[0] + "/" + name
+        yield url
     finally:
-        with psycopg.connect(postgres_server, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        drop_pg_database(url, postgres_server)
 
 
 @pytest.fixture

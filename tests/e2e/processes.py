@@ -135,26 +135,30 @@ class Launcher:
         self.mine: list[ModelyardProcess] = []
         self._count = 0
 
-    def _spawn(self, name: str, args: list[str], env: dict[str, str], port: int | None) -> ModelyardProcess:
+    def _spawn(self, name: str, args: list[str], env: dict[str, str], port: int | None,
+               preexec_fn: Callable[[], None] | None = None) -> ModelyardProcess:
         self._count += 1
         log_path = self.base / f"{self._count:02d}-{name}.log"
         with open(log_path, "wb") as log:
             # cwd is a scratch folder: Settings also read a `.env` from the working directory.
             proc = subprocess.Popen([*MODELYARD, *args], env=clean_env(env), cwd=self.base,
-                                    stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
+                                    stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                                    preexec_fn=preexec_fn)
         process = ModelyardProcess(f"{name}#{self._count}", proc, log_path, port)
         self.started.append(process)
         self.mine.append(process)
         return process
 
     def serve(self, env: dict[str, str], *, name: str = "serve", wait: bool = True,
-              workers: int = 1, ui_port: int | None = None) -> ModelyardProcess:
+              workers: int = 1, ui_port: int | None = None,
+              preexec_fn: Callable[[], None] | None = None) -> ModelyardProcess:
         """`modelyard serve`, one API process unless `workers` says more (then the pid is uvicorn's parent);
-        without the web UI unless `ui_port` is given (it would take port 8501 and a core's worth of start-up)."""
+        without the web UI unless `ui_port` is given (it would take port 8501 and a core's worth of start-up).
+        `preexec_fn` runs in the child before exec (e.g. to set a resource limit)."""
         port = free_port()
         args = ["serve", "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)]
         args += ["--ui-port", str(ui_port)] if ui_port else ["--no-ui"]
-        server = self._spawn(name, args, env, port)
+        server = self._spawn(name, args, env, port, preexec_fn)
         if wait:
             wait_healthy(server, timeout=HEALTH_TIMEOUT * workers)  # each process imports and loads alone
         return server

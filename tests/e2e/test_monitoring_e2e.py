@@ -190,3 +190,24 @@ def test_a_user_signs_in_with_an_api_key_and_sees_only_their_own_calls(server, a
     # half its calls failed: the model status's health (60 % success + 20 % latency + 20 % confidence) < 80
     expect(page.locator("#alerts")).to_contain_text(re.compile(r"Model sentiment health score is [\d.]+%"))
     assert key not in " ".join(page.requested), "the key never goes in a URL"
+
+
+def test_the_page_draws_drift_per_feature_for_a_model_whose_inputs_moved(server, admin, page):
+    """lead-score is trained here (so it has a training reference); 100 calls all from the largest companies
+    with the highest engagement are far from its training data: the chart shows those features' PSI.
+    (100 items: a batch counts one call per item against the admin plan's 200 predictions an hour.)"""
+    example = {"company_size": "1000+", "budget": 150000, "industry_score": 8.5, "engagement_score": 10.0}
+    items = [{"model": "lead-score", "input": {**example, "budget": 100000 + 1000 * i}} for i in range(100)]
+    answer = admin.post("/api/enterprise/batch/predict", json={"requests": items})
+    assert answer.status_code == 200, answer.text
+    drift = admin.get("/monitoring/api/models").json()["models"]["lead-score"]["drift"]
+    assert drift["rows"] == 100 and drift["status"] == "significant", drift
+    assert drift["features"]["company_size"] > 0.25 and drift["features"]["engagement_score"] > 0.25
+
+    sign_in(page, server)
+    page.get_by_role("combobox", name="model").select_option("lead-score")
+    expect(page.locator("#latest-drift")).to_contain_text("significant")
+    assert page.locator("#chart-drift svg rect").count() == len(drift["features"]), "one bar per feature"
+    expect(page.locator("#models-table tbody")).to_contain_text("significant")
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "monitoring-drift.png"), full_page=True)

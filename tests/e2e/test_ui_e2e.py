@@ -313,6 +313,38 @@ def test_a_user_predicts_in_the_playground_and_scores_a_csv_batch(stack, page, t
         assert alice.get("/api/auth/user").json()["credits_remaining"] == 1000 - 1 - 2
 
 
+def test_a_user_configures_a_webhook_and_an_admin_sees_alerts_and_operations(stack, page, browser):
+    backend, ui_url = stack
+    with backend.client("admin") as admin:
+        assert admin.put("/api/settings", json={"webhooks": {"allowedTargets": ["127.0.0.1"]}}).status_code == 200
+    log_in(page, ui_url, backend, "alice")
+    go(page, "Webhooks")
+    page.get_by_role("textbox", name="URL").fill("http://127.0.0.1:9/modelyard-hook")
+    page.get_by_role("button", name="Configure", exact=True).click()
+    page.get_by_text("I have copied it: hide the secret").wait_for()  # the generated secret, shown once
+    with backend.client("alice") as alice:
+        hooks = alice.get("/api/webhooks").json()["webhooks"]
+    assert [h["url"] for h in hooks] == ["http://127.0.0.1:9/modelyard-hook"], "configured through the page"
+    page.get_by_text("Delivery log").first.wait_for()
+    shot(page, "user-webhooks")
+    no_traceback(page)
+    only_local_requests(page)
+
+    admin_page = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
+    admin_page.requested = []
+    admin_page.on("request", lambda req: admin_page.requested.append(req.url))
+    log_in(admin_page, ui_url, backend, "admin")
+    go(admin_page, "Alerts and operations")
+    for heading in ("Alerts", "Model status", "Usage analytics", "Cache and restart"):
+        admin_page.get_by_role("heading", name=heading, exact=True).wait_for()
+    link = admin_page.get_by_test_id("stLinkButton").get_by_role("link").first
+    assert link.get_attribute("href") == f"{backend.url}/monitoring"
+    shot(admin_page, "admin-operations")
+    no_traceback(admin_page)
+    only_local_requests(admin_page)
+    admin_page.context.close()
+
+
 def test_serve_stops_its_ui_when_it_is_stopped_or_killed(tmp_path):
     """The UI is serve's child: a SIGTERM to serve stops it, and so does a SIGKILL (the parent-death signal)."""
     launcher = Launcher(tmp_path / "procs", [])

@@ -1,11 +1,14 @@
 """Helpers that run real servers in subprocesses for the backend and end-to-end tests."""
 from __future__ import annotations
 
+import os
+import signal
 import socket
 import subprocess
 import sys
 import tempfile
 import time
+from pathlib import Path
 
 import httpx
 
@@ -15,6 +18,36 @@ def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def serve_modelyard(env: dict[str, str], *, log: Path, cwd: Path | None = None,
+                    timeout: float = 120.0) -> tuple[subprocess.Popen, str]:
+    """`modelyard serve --no-ui` of this interpreter on a free port, with exactly `env`, in a session of its own
+    (stop it with `stop_session`); waits for /health and returns the process and its base URL."""
+    port = free_port()
+    with open(log, "wb") as out:
+        proc = subprocess.Popen([sys.executable, "-c", "from modelyard.cli import main; main()", "serve",
+                                 "--host", "127.0.0.1", "--port", str(port), "--no-ui"],
+                                env=env, cwd=cwd, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"modelyard serve exited with {proc.returncode}; log in {log}")
+        try:
+            if httpx.get(f"{url}/health", timeout=2).status_code == 200:
+                return proc, url
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+    stop_session(proc)
+    raise RuntimeError(f"modelyard serve did not answer /health within {timeout:.0f} s; log in {log}")
+
+
+def stop_session(proc: subprocess.Popen) -> None:
+    """SIGTERM a server started with `serve_modelyard` and its children (API processes, workers); SIGKILL after 20 s."""
+    stop(proc, 20.0, group=True)
 
 
 def start_moto_server(timeout: float = 30.0) -> tuple[subprocess.Popen, str]:
@@ -40,14 +73,21 @@ def start_moto_server(timeout: float = 30.0) -> tuple[subprocess.Popen, str]:
     raise RuntimeError(f"moto server did not answer on {endpoint} within {timeout}s:\n{_tail(log)}")
 
 
-def stop(proc: subprocess.Popen, timeout: float = 10.0) -> None:
-    """Terminate a server started here, killing it if it does not exit in time."""
+def stop(proc: subprocess.Popen, timeout: float = 10.0, *, group: bool = False) -> None:
+    """Terminate a server started here (with `group`, its whole process group), killing it if it does not exit
+    in time."""
+    def send(sig: int) -> None:
+        if group:
+            os.killpg(proc.pid, sig)
+        else:
+            proc.send_signal(sig)
+
     if proc.poll() is None:
-        proc.terminate()
+        send(signal.SIGTERM)
         try:
             proc.wait(timeout)
         except subprocess.TimeoutExpired:
-            proc.kill()
+            send(signal.SIGKILL)
             proc.wait(timeout)
     log = getattr(proc, "log", None)
     if log is not None:

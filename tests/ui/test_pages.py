@@ -176,6 +176,43 @@ def test_a_customer_uploads_images_and_reviews_qc_with_thresholds(backend):
     assert len([c for c in texts(at, "caption") if "duplicate " in c and " · AI " in c]) == 6
 
 
+def test_a_large_set_of_images_goes_through_presigned_uploads(backend):
+    """From PRESIGNED_FROM images on, the page uses the contract's presigned flow (each file PUT to its
+    signed URL, then /uploads/complete): the images arrive, and the server log shows the flow's routes."""
+    from modelyard.ui.views.labeling import PRESIGNED_FROM, UPLOAD_BATCH
+
+    at = signed_in(backend, "alice")
+    open_page(at, "Labeling requests")
+    at.text_input[0].input("Many pets")
+    at.text_input[1].input("cat, dog")
+    at.button[0].click().run()
+    with backend.client("alice") as alice:
+        request_id = next(r["id"] for r in alice.get("/requests").json() if r["title"] == "Many pets")
+    count = PRESIGNED_FROM + 5
+    at.selectbox[0].select(next(o for o in at.selectbox[0].options if request_id in o)).run()
+    completes = completed_uploads(backend)
+    at.file_uploader[0].set_value([(f"many{i}.png", png(1000 + i), "image/png") for i in range(count)])
+    at.button[1].click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert f"{count} image(s) stored, 0 skipped" in texts(at, "success")
+    with backend.client("alice") as alice:
+        images = alice.get(f"/requests/{request_id}/uploads").json()
+    assert sorted(i["filename"] for i in images) == sorted(f"many{i}.png" for i in range(count))
+    batches = -(-count // UPLOAD_BATCH)
+    assert completed_uploads(backend) == completes + batches, "one /uploads/complete per batch: the presigned flow"
+
+
+def completed_uploads(backend: Backend) -> float:
+    """POST /uploads/complete answered 200 so far, read from the server's Prometheus counter."""
+    import re
+
+    with backend.client() as admin:
+        text = admin.get("/metrics").text
+    found = re.search(r'modelyard_http_requests_total\{method="POST",route="/uploads/complete",status="200"\} ([\d.]+)',
+                      text)
+    return float(found.group(1)) if found else 0.0
+
+
 def _request_assigned_to_lena(backend: Backend, title: str) -> str:
     with backend.client("alice") as alice:
         request_id = alice.post("/requests", json={"title": title, "description": "", "classes": ["a", "b"]}).json()["id"]
@@ -332,3 +369,36 @@ def test_an_ended_session_signs_out_with_a_note(backend):
     assert any(w.startswith("Your session ended") for w in texts(at, "warning")), texts(at, "warning")
     assert "account" not in at.session_state
     assert not at.exception
+
+
+def test_an_admin_retrains_the_active_scoring_model_from_the_dashboard(backend):
+    """The dashboard's Retrain form: below the threshold it says so; above it, the job is followed live to the
+    new version, which the API then lists."""
+    with backend.client() as admin:
+        file_id = admin.post("/api/upload", files={"file": ("buyers.csv", buyers_csv(300), "text/csv")}).json()["file_id"]
+        job = admin.post("/api/train", json={"file_id": file_id, "name": "Scoring buyers",
+                                             "training_params": {"max_training_time": 10}}).json()
+        deadline = time.monotonic() + TIMEOUT
+        while (status := admin.get(f"/api/training/{job['job_id']}").json())["status"] not in ("completed", "failed"):
+            assert time.monotonic() < deadline, status
+            time.sleep(0.3)
+        assert admin.post(f"/api/models/{status['model_id']}/deploy").status_code == 200
+        assert admin.put("/api/scoring/active-model", json={"model": "Scoring buyers"}).status_code == 200
+    with backend.client("alice") as alice:  # 60 new labeled rows through the csv-scoring upload
+        uploaded = alice.post("/upload", files={"file": ("labeled.csv", buyers_csv(60, seed=5), "text/csv")})
+        assert uploaded.status_code == 200, uploaded.text
+
+    at = signed_in(backend, "admin")
+    open_page(at, "Scoring dashboard")
+    threshold = next(w for w in at.number_input if w.label.startswith("Retrain when"))
+    threshold.set_value(1000)
+    next(b for b in at.button if b.label == "Retrain").click().run()
+    assert any("1000" in t for t in texts(at, "info")), texts(at, "info")  # skipped: the API's own sentence
+
+    next(w for w in at.number_input if w.label.startswith("Retrain when")).set_value(50)
+    next(w for w in at.selectbox if w.label == "Activate the new version").select("always")
+    next(b for b in at.button if b.label == "Retrain").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert any(t.startswith("activated: version 2") for t in texts(at, "success")), texts(at, "success")
+    with backend.client() as admin:
+        assert admin.get("/api/scoring/active-model").json()["deployed_version"] == 2

@@ -6,9 +6,11 @@ from fastapi import APIRouter, Depends, status
 from pydantic import BaseModel
 
 from modelyard.api.deps import AdminUser, AuthDep, RuntimeDep, SessionDep, require_roles
-from modelyard.api.params import UserId
+from modelyard.api.params import Limit, Offset, UserId
 from modelyard.auth.credits import CreditService
-from modelyard.auth.schemas import ROLE_INPUT, AdminUserOut, CreditsIn, CreditsOut, UserCreate, UserUpdate
+from modelyard.auth.schemas import (
+    ROLE_INPUT, AdminUserOut, CreditHistoryOut, CreditsIn, CreditsOut, UserCreate, UserUpdate,
+)
 from modelyard.errors import BadRequest, Conflict
 
 router = APIRouter(tags=["admin"], dependencies=[Depends(require_roles("admin"))])
@@ -49,6 +51,13 @@ def allocate_credits(user_id: UserId, body: CreditsIn, admin: AdminUser, auth: A
         raise BadRequest("credits must not be 0")
     balance = CreditService(session).allocate(user.id, body.credits, actor=admin, detail=body.reason)
     return CreditsOut(user_id=user.id, credits_added=body.credits, credits_remaining=balance, plan=user.plan)
+
+
+@router.get("/admin/users/{user_id}/credits/history", response_model=CreditHistoryOut)
+def credit_history(user_id: UserId, auth: AuthDep, session: SessionDep, limit: Limit = 50, offset: Offset = 0):
+    """A user's credit ledger, newest first (admin only)."""
+    user = auth.get_user(user_id)
+    return CreditHistoryOut.of(CreditService(session), user.id, limit=limit, offset=offset)
 
 
 @router.delete("/admin/users/{user_id}", response_model=AdminUserOut)

@@ -8,10 +8,11 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request, status
 
 from modelyard.api.deps import AuthDep, CurrentUser, RuntimeDep, SessionDep, current_user
+from modelyard.api.params import Limit, Offset
 from modelyard.auth.credits import CreditService
 from modelyard.auth.limits import count_or_refuse, limit_headers
 from modelyard.auth.schemas import (
-    CSV_SCORING_ROLES, LABELING_ROLES, CsvLoginOut, KeyCreate, KeyOut, LoginIn, LoginOut, NewKeyOut,
+    CSV_SCORING_ROLES, LABELING_ROLES, CreditHistoryOut, CsvLoginOut, KeyCreate, KeyOut, LoginIn, LoginOut, NewKeyOut,
     RateLimitOut, RegisterIn, RegisterOut, UserOut, ValidateOut,
 )
 from modelyard.auth.service import Login
@@ -96,6 +97,12 @@ def who_am_i(user: CurrentUser, auth: AuthDep, session: SessionDep):
     return UserOut(user_id=user.id, username=user.username, email=user.email, role=user.role,
                    api_key=f"{keys[-1].prefix}…" if keys else None, credits_remaining=credits.balance(user.id),
                    plan=user.plan, created_at=user.created_at)
+
+
+@private.get("/api/credits/history", response_model=CreditHistoryOut)
+def credit_history(user: CurrentUser, session: SessionDep, limit: Limit = 50, offset: Offset = 0):
+    """The caller's credit ledger, newest first: charges, allocations, starting credits; with the balance."""
+    return CreditHistoryOut.of(CreditService(session), user.id, limit=limit, offset=offset)
 
 
 @private.get("/api/auth/validate", response_model=ValidateOut)

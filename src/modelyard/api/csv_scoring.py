@@ -162,5 +162,6 @@ def retrain_status(job_id: str, user: CurrentUser, scoring: Scoring, request: Re
 
 
 @router.get("/dashboard", response_model=DashboardOut)
-def dashboard(admin: AdminUser, scoring: Scoring):
+def dashboard(admin: AdminUser, scoring: Scoring, runtime: RuntimeDep):
+    runtime.prediction_log.flush()  # the latest calls are in the figures
     return scoring.dashboard()

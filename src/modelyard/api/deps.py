@@ -46,7 +46,9 @@ def get_session(runtime: RuntimeDep) -> Iterator[Session]:
         session.close()
 
 
-SessionDep = Annotated[Session, Depends(get_session)]
+# scope="function": the commit happens before the response is sent, so a database lost meanwhile is a 503,
+# not a 200 for a write that never landed (nor an error raised after the response started).
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 
 
 def get_auth(session: SessionDep, runtime: RuntimeDep) -> AuthService:

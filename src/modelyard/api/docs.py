@@ -44,34 +44,45 @@ code{{color:#555}}</style></head>
 
 
 def install(app: FastAPI) -> None:
-    """Mount the vendored assets and add `/`, `/docs`, `/docs/oauth2-redirect` and `/redoc` (public)."""
+    """Mount the vendored assets and add `/`, `/docs`, `/docs/oauth2-redirect` and `/redoc` (public).
+
+    The pages are module functions that find their app through the request: FastAPI keeps the endpoint
+    callables it has seen in a process-wide cache (4,096 of them), so a closure over `app` would keep every
+    app built in the process, with its runtime, alive (in the test suite: thousands of them)."""
     app.mount(PREFIX, StaticFiles(directory=STATIC), name="static")
-    openapi_url = app.openapi_url or "/openapi.json"
+    app.add_api_route("/", front_page, methods=["GET"], include_in_schema=False)
+    app.add_api_route("/docs", swagger_ui, methods=["GET"], include_in_schema=False)
+    app.add_api_route("/docs/oauth2-redirect", swagger_ui_redirect, methods=["GET"], include_in_schema=False)
+    app.add_api_route("/redoc", redoc, methods=["GET"], include_in_schema=False)
 
-    @app.get("/", include_in_schema=False)
-    def front_page(request: Request) -> HTMLResponse:
-        return HTMLResponse(_root_page(app, request.scope.get("root_path", "")))
 
-    @app.get("/docs", include_in_schema=False)
-    def swagger_ui(request: Request) -> HTMLResponse:
-        root = request.scope.get("root_path", "")
-        return get_swagger_ui_html(
-            openapi_url=root + openapi_url, title=f"{app.title} – API documentation",
-            swagger_js_url=f"{root}{PREFIX}/swagger-ui/swagger-ui-bundle.js",
-            swagger_css_url=f"{root}{PREFIX}/swagger-ui/swagger-ui.css",
-            swagger_favicon_url=f"{root}{PREFIX}/swagger-ui/favicon-32x32.png",
-            oauth2_redirect_url=f"{root}/docs/oauth2-redirect",
-        )
+def _openapi_url(request: Request) -> str:
+    return request.scope.get("root_path", "") + (request.app.openapi_url or "/openapi.json")
 
-    @app.get("/docs/oauth2-redirect", include_in_schema=False)
-    def swagger_ui_redirect() -> HTMLResponse:
-        return get_swagger_ui_oauth2_redirect_html()
 
-    @app.get("/redoc", include_in_schema=False)
-    def redoc(request: Request) -> HTMLResponse:
-        root = request.scope.get("root_path", "")
-        return get_redoc_html(
-            openapi_url=root + openapi_url, title=f"{app.title} – API reference",
-            redoc_js_url=f"{root}{PREFIX}/redoc/redoc.standalone.js",
-            redoc_favicon_url=f"{root}{PREFIX}/swagger-ui/favicon-32x32.png", with_google_fonts=False,
-        )
+def front_page(request: Request) -> HTMLResponse:
+    return HTMLResponse(_root_page(request.app, request.scope.get("root_path", "")))
+
+
+def swagger_ui(request: Request) -> HTMLResponse:
+    root = request.scope.get("root_path", "")
+    return get_swagger_ui_html(
+        openapi_url=_openapi_url(request), title=f"{request.app.title} – API documentation",
+        swagger_js_url=f"{root}{PREFIX}/swagger-ui/swagger-ui-bundle.js",
+        swagger_css_url=f"{root}{PREFIX}/swagger-ui/swagger-ui.css",
+        swagger_favicon_url=f"{root}{PREFIX}/swagger-ui/favicon-32x32.png",
+        oauth2_redirect_url=f"{root}/docs/oauth2-redirect",
+    )
+
+
+def swagger_ui_redirect() -> HTMLResponse:
+    return get_swagger_ui_oauth2_redirect_html()
+
+
+def redoc(request: Request) -> HTMLResponse:
+    root = request.scope.get("root_path", "")
+    return get_redoc_html(
+        openapi_url=_openapi_url(request), title=f"{request.app.title} – API reference",
+        redoc_js_url=f"{root}{PREFIX}/redoc/redoc.standalone.js",
+        redoc_favicon_url=f"{root}{PREFIX}/swagger-ui/favicon-32x32.png", with_google_fonts=False,
+    )

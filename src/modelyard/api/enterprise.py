@@ -30,25 +30,30 @@ Model = Annotated[str | None, Query(max_length=200, description="only this model
 
 @router.get("/api/enterprise/health/detailed", response_model=DetailedHealthOut,
             summary="Health of every part, measured now")
-def health_detailed(request: Request, runtime: RuntimeDep):
+def health_detailed(request: Request, user: CurrentUser, runtime: RuntimeDep):
     """healthy / degraded / unhealthy with the measured figures behind it (ops/health.py says how the
     score is made). Always 200: the body says how healthy; `/health` is the probe that answers 503."""
-    return JSONBody(detailed(runtime, request.app.state.latency, utc_now_text()))
+    return JSONBody(detailed(runtime, request.app.state.latency, utc_now_text(), viewer=user))
 
 
 @router.get("/api/enterprise/metrics/prometheus", response_class=Response,
             responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}},
                              "description": "Prometheus text exposition"}},
             summary="The /metrics registry and the contract's per-model series")
-def prometheus(request: Request, runtime: RuntimeDep, session: SessionDep):
+def prometheus(request: Request, user: CurrentUser, runtime: RuntimeDep, session: SessionDep):
     """Everything `/metrics` exposes, then the contract's `model_predictions_total`, `model_confidence_avg`,
     `model_response_time_avg`, `model_health_score` (and `model_error_rate`) per model over the last 24
-    hours of the prediction log, `api_requests_total` and `cache_hit_rate`."""
+    hours of the prediction log, `api_requests_total` and `cache_hit_rate`. A non-admin's copy names no other
+    user's private model."""
     runtime.prediction_log.flush()
     metrics.sync_cache(runtime.models)
     metrics.set_websockets(request.app.state.ws_connections.count)
     since = datetime.now(timezone.utc).replace(tzinfo=None) - timedelta(hours=24)
-    body = metrics.platform_exposition(metrics.exposition(runtime.db), Analytics(session).per_model(since=since),
+    analytics = Analytics(session)
+    hidden = analytics.hidden_names(user)
+    body = metrics.platform_exposition(metrics.without_models(metrics.exposition(runtime.db), hidden),
+                                       {name: sums for name, sums in analytics.per_model(since=since).items()
+                                        if name not in hidden},
                                        runtime.predictions.cache.hit_rate)
     return Response(body, media_type=metrics.CONTENT_TYPE)
 
@@ -69,7 +74,7 @@ def model_status(user: CurrentUser, runtime: RuntimeDep, session: SessionDep, da
     """Per model over the last `days` (1: the last 24 hours): calls, confidence, latency, error rate,
     health score and status, cache hit rate, deployed version and its training facts; a system summary
     and an alert per model whose health is below 80."""
-    runtime.prediction_log.flush()
+    runtime.prediction_log.flush(drift_counts=True)
     return JSONBody(Analytics(session).model_status(viewer=user, days=days, cache=runtime.predictions.cache.facts()))
 
 

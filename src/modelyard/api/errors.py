@@ -13,7 +13,8 @@ from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import get_route_path
 
-from modelyard.errors import AppError
+from modelyard.errors import AppError, InsufficientStorage
+from modelyard.storage.base import NO_SPACE
 
 log = logging.getLogger("modelyard.errors")
 HTTP_CODES = {400: "INVALID_PARAMETERS", 401: "AUTHENTICATION_REQUIRED", 403: "INSUFFICIENT_PERMISSIONS",
@@ -78,6 +79,24 @@ def allowed_methods(request: Request) -> list[str]:
     return sorted(methods, key=lambda m: (order.index(m) if m in order else len(order), m))
 
 
+def no_space(exc: BaseException | None) -> OSError | None:
+    """The OSError saying a disk is full (ENOSPC, EDQUOT) or a file-size limit was hit (EFBIG), when it is
+    `exc` or caused it (FastAPI wraps a failure to spool the request body into a 400)."""
+    seen = 0
+    while exc is not None and seen < 10:
+        if isinstance(exc, OSError) and exc.errno in NO_SPACE:
+            return exc
+        exc, seen = exc.__cause__ or exc.__context__, seen + 1
+    return None
+
+
+def _no_space_response(request: Request, error: OSError) -> JSONResponse:
+    log.warning("no space left on %s %s: %s", request.method, request.url.path, error.strerror)
+    refused = InsufficientStorage(f"the server's disk is full ({error.strerror}): nothing of this request was "
+                                  "kept; free space on the server and try again")
+    return error_response(request, refused.status, refused.code, refused.message, title=refused.title)
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(AppError)
     async def app_error(request: Request, exc: AppError):
@@ -94,6 +113,8 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException):
+        if exc.status_code == 400 and (full := no_space(exc.__cause__)):  # the body could not be spooled
+            return _no_space_response(request, full)
         message = exc.detail if isinstance(exc.detail, str) else TITLES.get(exc.status_code, "Error")
         headers = dict(getattr(exc, "headers", None) or {})
         if exc.status_code == 405:
@@ -112,6 +133,14 @@ def install(app: FastAPI) -> None:
         return error_response(request, 503, "SERVICE_UNAVAILABLE",
                               "the database (MODELYARD_DATABASE_URL) is unavailable; try again shortly",
                               title="Service unavailable", headers={"Retry-After": "5"})
+
+    @app.exception_handler(OSError)
+    async def os_error(request: Request, exc: OSError):
+        # Handled here, not by the `Exception` handler below, which Starlette re-raises (a traceback) afterwards.
+        if full := no_space(exc):
+            return _no_space_response(request, full)
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return error_response(request, 500, "INTERNAL_ERROR", "internal error; quote the request id when reporting it")
 
     @app.exception_handler(Exception)
     async def unhandled(request: Request, exc: Exception):

@@ -127,7 +127,7 @@ def get_activity(user: CurrentUser, session: SessionDep, request: Request,
                  limit: Annotated[int, Query(ge=1, le=1000)] = 50,
                  type_: Annotated[str | None, Query(alias="type", pattern="|".join(activity.TYPES))] = None,
                  since: Annotated[IsoDateTime | None, Query(description="only entries at or after this ISO 8601 date or date-time")] = None):
-    request.app.state.runtime.tally.flush()  # so that this user's latest predictions are counted
+    request.app.state.runtime.prediction_log.flush(activity=True)  # the latest predictions, summarized
     rows, total = activity.query(session, viewer=user, type=type_, since=since, limit=limit)
     return ActivityPage(activities=[{"id": a.id, "type": a.type, "message": a.message, "timestamp": a.timestamp,
                                      "user": a.username, "details": a.details} for a in rows],

@@ -53,5 +53,5 @@ def metrics(request: Request, user: CurrentUser, runtime: RuntimeDep, session: S
             summary="Each model's traffic, health and deployment")
 def models(user: CurrentUser, runtime: RuntimeDep, session: SessionDep, days: Days = 1):
     """The same figures as `/api/enterprise/status/models` (per model, a system summary, alerts)."""
-    runtime.prediction_log.flush()
+    runtime.prediction_log.flush(drift_counts=True)
     return JSONBody(Analytics(session).model_status(viewer=user, days=days, cache=runtime.predictions.cache.facts()))

@@ -1,5 +1,6 @@
 """The OpenAPI document, completed in one place: the real error body, every status an operation can answer,
-and the security schemes that Swagger's "Authorize" button uses.
+the security schemes that Swagger's "Authorize" button uses, and the links from the operations that create an object
+to those that take its id.
 
 Statuses come from two sources. Most follow from a route's signature: authentication (401, 429), a role check
 (403), path parameters (404), any input (422), a body (400 for unreadable JSON, 413 over the size limit), and any
@@ -121,6 +122,54 @@ MANUAL_BODIES: dict[tuple[str, str], dict[str, Any]] = {
                                      "application/x-www-form-urlencoded": {"schema": _LOGIN}}},
 }
 
+# OpenAPI links: where a create operation's answer names an object that other operations take in their path. The
+# stateful fuzzing (tests/api/test_openapi_stateful.py) follows them to chain create -> use -> delete. Each entry:
+# the creating operation, the field of its success body, the path parameter it fills, the operations taking it.
+LINKS: list[tuple[str, str, str, tuple[str, ...]]] = [
+    ("POST /api/upload", "file_id", "file_id", ("GET /api/datasets/{file_id}", "DELETE /api/datasets/{file_id}")),
+    ("POST /api/train", "job_id", "job_id", ("GET /api/training/{job_id}", "GET /api/jobs/{job_id}",
+                                             "POST /api/jobs/{job_id}/cancel")),
+    ("POST /upload_model", "model_version_id", "model_id", (
+        "GET /api/models/{model_id}", "POST /api/models/{model_id}/deploy", "POST /api/models/{model_id}/archive",
+        "DELETE /api/models/{model_id}")),
+    ("POST /api/auth/keys", "id", "key_id", ("POST /api/auth/keys/{key_id}/rotate", "DELETE /api/auth/keys/{key_id}")),
+    ("POST /api/webhooks/configure", "id", "webhook_id", (
+        "GET /api/webhooks/{webhook_id}", "PATCH /api/webhooks/{webhook_id}", "POST /api/webhooks/{webhook_id}/test",
+        "GET /api/webhooks/{webhook_id}/deliveries", "DELETE /api/webhooks/{webhook_id}")),
+    ("POST /requests", "id", "request_id", (
+        "GET /requests/{request_id}", "POST /requests/{request_id}/uploads", "GET /requests/{request_id}/uploads",
+        "POST /requests/{request_id}/qc/run", "GET /requests/{request_id}/qc/results",
+        "GET /requests/{request_id}/export")),
+    ("POST /api/feature-tables", "id", "table_ref", (
+        "GET /api/feature-tables/{table_ref}", "GET /api/feature-tables/{table_ref}/rows",
+        "PUT /api/feature-tables/{table_ref}", "DELETE /api/feature-tables/{table_ref}")),
+    ("POST /admin/users", "id", "user_id", (
+        "GET /admin/users/{user_id}", "GET /admin/users/{user_id}/credits/history",
+        "POST /admin/users/{user_id}/credits", "PATCH /admin/users/{user_id}", "DELETE /admin/users/{user_id}")),
+    ("POST /predict", "job_id", "job_id", ("GET /api/scoring/jobs/{job_id}",)),
+]
+
+
+def _operation(document: dict[str, Any], label: str) -> dict[str, Any] | None:
+    method, _, path = label.partition(" ")
+    return document.get("paths", {}).get(path, {}).get(method.lower())
+
+
+def _add_links(document: dict[str, Any]) -> None:
+    """Declare LINKS on the success response of each creating operation (skipping operations not mounted)."""
+    for source, field, parameter, targets in LINKS:
+        operation = _operation(document, source)
+        if operation is None:
+            continue
+        success = next(code for code in operation["responses"] if code.startswith("2"))
+        links = operation["responses"][success].setdefault("links", {})
+        for target in targets:
+            taken = _operation(document, target)
+            if taken is not None and "operationId" in taken:
+                links[taken["operationId"]] = {"operationId": taken["operationId"],
+                                               "parameters": {parameter: f"$response.body#/{field}"}}
+
+
 def _routes(app: FastAPI) -> Iterator[Any]:
     try:
         from fastapi.routing import iter_route_contexts  # FastAPI keeps included routers nested
@@ -184,6 +233,7 @@ def complete(document: dict[str, Any], app: FastAPI) -> None:
             operation["responses"] = dict(sorted(responses.items()))
             if route is not None and current_user in _calls(getattr(route, "dependant", None)):
                 operation["security"] = [{BEARER: []}, {API_KEY: []}]
+    _add_links(document)
     components = document.setdefault("components", {})
     schemas = components.setdefault("schemas", {})
     schemas["ErrorOut"] = ErrorOut.model_json_schema(ref_template="#/components/schemas/{model}")

@@ -18,6 +18,7 @@ MAX_OFFSET = 10**9      # far beyond any real listing, far below the 64-bit limi
 MAX_PAGE = 10**7        # times the largest page size (200) stays below INT32_MAX
 
 Offset = Annotated[int, Query(ge=0, le=MAX_OFFSET, description="rows to skip")]
+Limit = Annotated[int, Query(ge=1, le=200, description="rows to answer, at most 200")]
 Page = Annotated[int, Query(ge=1, le=MAX_PAGE, description="page number, from 1")]
 UserId = Annotated[int, Path(ge=1, le=INT32_MAX, description="a user's numeric id")]
 

@@ -26,6 +26,7 @@ from modelyard.data.csvio import CsvDialect, read_frame
 from modelyard.data.service import DataService
 from modelyard.errors import BadRequest, Conflict, NotFound, PayloadTooLarge, Unprocessable
 from modelyard.gallery import batches, catalog
+from modelyard.gallery.schema import check
 from modelyard.gallery.schemas import (
     ActivatedOut, BatchIn, BatchOut, BuiltinOut, CsvBatchOut, CsvJobOut, GalleryListOut, GalleryModelOut,
     GalleryUploadMeta, RetrainedOut,
@@ -49,7 +50,7 @@ def run_builtin(runtime: Runtime, name: str, record: Any, *, viewer: User) -> di
     gallery = runtime.gallery
     version = gallery.ensure_trained(decl.name) or version_ref(decl.name)  # text models have no registry entry
     served = runtime.predictions.call(version, record, lambda: gallery.predict(decl.name, record, viewer=viewer),
-                                      viewer=viewer)
+                                      viewer=viewer, check=lambda: check(decl.fields, record))
     out = {**served.answer, "processing_time": round(time.perf_counter() - started, 4),
            "credits_consumed": served.credits}
     if served.cached_at is not None:

@@ -50,6 +50,8 @@ class CredentialCache:
             claims = self._verified(token)
             user_id, kind, ident = claims.user_id, "token", str(claims.user_id)
         user = self._users.get(user_id)
+        if user is not None and kind == "token":
+            credentials.check_password_stamp(claims, user.password_hash)
         return None if user is None else self._active(Identity(user, kind, ident))
 
     def load(self, token: str) -> Identity:
@@ -68,6 +70,7 @@ class CredentialCache:
                 user = session.get(User, claims.user_id)
             if user is None:
                 raise Unauthorized("account not found or deactivated")
+            credentials.check_password_stamp(claims, user.password_hash)
             identity = Identity(user, "token", str(claims.user_id))
         self._users.put(identity.user.id, identity.user)
         return self._active(identity)

@@ -50,13 +50,29 @@ class TokenClaims:
     jti: str
     issued_at: int
     expires_at: int
+    password: str | None = None  # password_stamp() of the hash the token was issued under
 
 
-def issue_token(*, secret: str, user_id: int, username: str, role: str, ttl: int) -> tuple[str, TokenClaims]:
+def password_stamp(password_hash: str | None) -> str:
+    """A short fingerprint of a stored password hash (a hash of it: nothing about the password itself). A
+    token carries the one it was issued under, so changing the password ends every token issued before."""
+    return hashlib.sha256((password_hash or "").encode()).hexdigest()[:16]
+
+
+def issue_token(*, secret: str, user_id: int, username: str, role: str, ttl: int,
+                password_hash: str | None) -> tuple[str, TokenClaims]:
     now = int(time.time())
-    claims = TokenClaims(user_id, username, role, uuid.uuid4().hex, now, now + ttl)
-    payload = {"sub": str(user_id), "name": username, "role": role, "jti": claims.jti, "iat": now, "exp": now + ttl}
+    stamp = password_stamp(password_hash)
+    claims = TokenClaims(user_id, username, role, uuid.uuid4().hex, now, now + ttl, stamp)
+    payload = {"sub": str(user_id), "name": username, "role": role, "jti": claims.jti, "iat": now, "exp": now + ttl,
+               "pwd": stamp}
     return jwt.encode(payload, secret, algorithm=ALGORITHM), claims
+
+
+def check_password_stamp(claims: TokenClaims, password_hash: str | None) -> None:
+    """Unauthorized when the password changed after the token was issued (or the token predates stamps)."""
+    if claims.password != password_stamp(password_hash):
+        raise Unauthorized("this token was issued before the account's password changed; log in again")
 
 
 def decode_token(token: str, *, secret: str) -> TokenClaims:
@@ -67,7 +83,7 @@ def decode_token(token: str, *, secret: str) -> TokenClaims:
         )
         return TokenClaims(
             int(payload["sub"]), str(payload.get("name", "")), str(payload.get("role", "")),
-            str(payload["jti"]), int(payload["iat"]), int(payload["exp"]),
+            str(payload["jti"]), int(payload["iat"]), int(payload["exp"]), payload.get("pwd"),
         )
     except jwt.ExpiredSignatureError:
         raise Unauthorized("token expired") from None

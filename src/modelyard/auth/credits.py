@@ -8,7 +8,7 @@ changes nothing and raises 402 INSUFFICIENT_CREDITS.
 """
 from __future__ import annotations
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from modelyard.auth.models import CreditEvent, User
@@ -29,11 +29,19 @@ class CreditService:
             raise NotFound("user", user_id)
         return credits
 
-    def charge(self, user_id: int, amount: int, *, reason: str = "prediction", detail: str | None = None) -> int:
-        """Take `amount` credits (all or nothing); the balance after. 0 costs nothing and writes nothing."""
+    def charge(self, user_id: int, amount: int, *, reason: str = "prediction", detail: str | None = None,
+               once: bool = False) -> int:
+        """Take `amount` credits (all or nothing); the balance after. 0 costs nothing and writes nothing.
+
+        `once`: `detail` names this piece of work uniquely (a job's chunk), and a charge already in the
+        ledger under it is not taken again, so a job retried after a crash pays for each chunk once."""
         if amount < 0:
             raise BadRequest("a charge cannot be negative")
         if amount == 0:
+            return self.balance(user_id)
+        if once and self._session.scalar(select(CreditEvent.id).where(
+                CreditEvent.user_id == user_id, CreditEvent.reason == reason,
+                CreditEvent.detail == (detail or "")[:200]).limit(1)) is not None:
             return self.balance(user_id)
         balance = self._session.scalar(
             update(User).where(User.id == user_id, User.credits >= amount)
@@ -67,5 +75,10 @@ class CreditService:
         return balance
 
     def history(self, user_id: int, *, limit: int = 50, offset: int = 0) -> list[CreditEvent]:
+        """The user's ledger, newest first."""
         return list(self._session.scalars(select(CreditEvent).where(CreditEvent.user_id == user_id)
                                           .order_by(CreditEvent.id.desc()).limit(limit).offset(offset)))
+
+    def history_count(self, user_id: int) -> int:
+        return self._session.scalar(select(func.count()).select_from(CreditEvent)
+                                    .where(CreditEvent.user_id == user_id)) or 0

@@ -67,7 +67,7 @@ class CreditEvent(Base):
     user_id: Mapped[int] = mapped_column(Integer, ForeignKey("user.id", ondelete="CASCADE"))
     delta: Mapped[int] = mapped_column(Integer)
     balance: Mapped[int] = mapped_column(Integer)
-    reason: Mapped[str] = mapped_column(String(40))  # prediction | allocation | plan | registration
+    reason: Mapped[str] = mapped_column(String(40))  # prediction | allocation | plan | registration | refund
     detail: Mapped[str | None] = mapped_column(String(200), default=None)
     actor_id: Mapped[int | None] = mapped_column(Integer, ForeignKey("user.id", ondelete="SET NULL"), default=None)
     at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -2,10 +2,14 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from modelyard.auth.models import User
+
+if TYPE_CHECKING:
+    from modelyard.auth.credits import CreditService
 
 USERNAME = r"^[A-Za-z0-9_.@-]+$"
 EMAIL = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
@@ -122,6 +126,33 @@ class CreditsOut(BaseModel):
     credits_added: int
     credits_remaining: int
     plan: str
+
+
+class CreditEventOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    delta: int = Field(description="credits added (positive) or taken (negative)")
+    balance: int = Field(description="the balance after this change")
+    reason: str = Field(description="prediction | allocation | plan | registration")
+    detail: str | None
+    actor_id: int | None = Field(description="the admin who allocated, for allocations")
+    at: datetime
+
+
+class CreditHistoryOut(BaseModel):
+    user_id: int
+    credits_remaining: int
+    events: list[CreditEventOut] = Field(description="newest first")
+    total: int = Field(description="events in the ledger of this user")
+    limit: int
+    offset: int
+
+    @classmethod
+    def of(cls, credits: "CreditService", user_id: int, *, limit: int, offset: int) -> "CreditHistoryOut":
+        events = credits.history(user_id, limit=limit, offset=offset)
+        return cls(user_id=user_id, credits_remaining=credits.balance(user_id), total=credits.history_count(user_id),
+                   events=[CreditEventOut.model_validate(e) for e in events], limit=limit, offset=offset)
 
 
 class KeyCreate(BaseModel):

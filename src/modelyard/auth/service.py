@@ -76,7 +76,8 @@ class AuthService:
 
     def issue_token(self, user: User) -> str:
         token, _ = credentials.issue_token(
-            secret=self._secret, user_id=user.id, username=user.username, role=user.role, ttl=self._ttl
+            secret=self._secret, user_id=user.id, username=user.username, role=user.role, ttl=self._ttl,
+            password_hash=user.password_hash,
         )
         return token
 

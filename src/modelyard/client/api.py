@@ -145,6 +145,13 @@ class ApiClient:
     def set_active_model(self, model: str) -> dict:
         return self._json("PUT", "/api/scoring/active-model", json={"model": model})
 
+    def retrain(self, threshold_new_labels: int, activate: str) -> dict:
+        return self._json("POST", "/retrain", json={"threshold_new_labels": threshold_new_labels,
+                                                    "activate": activate})
+
+    def retrain_status(self, job_id: str) -> dict:
+        return self._json("GET", f"/retrain/{job_id}")
+
     def scoring_dashboard(self) -> dict:
         return self._json("GET", "/dashboard")
 
@@ -160,6 +167,24 @@ class ApiClient:
 
     def upload_images(self, request_id: str, files: list[Upload]) -> dict:
         return self._json("POST", f"/requests/{request_id}/uploads", files=[("files", f) for f in files])
+
+    def upload_images_presigned(self, request_id: str, files: list[tuple[str, bytes, str]]) -> dict:
+        """The contract's presigned flow: `/uploads/presign` for the batch, one PUT of each file straight to
+        the storage URL it names (S3's own, or the API's signed blob route), then `/uploads/complete`."""
+        signed = self._json("POST", "/uploads/presign", json={
+            "request_id": request_id, "files": [{"filename": name, "content_type": kind} for name, _, kind in files]})
+        uploaded = []
+        for upload, (name, content, _) in zip(signed["uploads"], files):
+            url = httpx.URL(self.base_url).join(upload["url"])  # absolute (S3) or the API's own path
+            try:  # no Authorization header of ours: the URL's signature is the credential
+                stored = httpx.request(upload["method"], url, content=content, headers=upload["headers"],
+                                       timeout=self._http.timeout)
+            except httpx.TransportError as exc:
+                raise Unreachable(f"cannot reach the storage at {url.host} ({type(exc).__name__})") from None
+            if stored.status_code >= 400:
+                raise _error(stored)
+            uploaded.append({"filename": name, "key": upload["key"], "etag": stored.headers.get("ETag")})
+        return self._json("POST", "/uploads/complete", json={"request_id": request_id, "uploaded": uploaded})
 
     def images(self, request_id: str, *, limit: int = 5000, offset: int = 0) -> list[dict]:
         return self._json("GET", f"/requests/{request_id}/uploads", params={"limit": limit, "offset": offset})
@@ -286,3 +311,58 @@ class ApiClient:
     def allocate_credits(self, user_id: int, credits: int, reason: str | None = None) -> dict:
         body = {"credits": credits, **({"reason": reason} if reason else {})}
         return self._platform_json("POST", f"/admin/users/{user_id}/credits", json=body)
+
+    def credit_history(self, *, limit: int = 200, offset: int = 0, user_id: int | None = None) -> dict:
+        """The caller's credit ledger, or (admins) a user's: `{credits_remaining, events, total, …}`."""
+        path = f"/admin/users/{user_id}/credits/history" if user_id is not None else "/api/credits/history"
+        return self._platform_json("GET", path, params={"limit": limit, "offset": offset})
+
+    def enterprise_batch(self, requests: list[dict]) -> dict:
+        """Many calls to built-in models, `[{"model", "input"}]`: per-item results, stats, credits used."""
+        return self._platform_json("POST", "/api/enterprise/batch/predict", json={"requests": requests})
+
+    # Webhooks --------------------------------------------------------------------------------------
+    def webhooks(self) -> dict:
+        return self._platform_json("GET", "/api/webhooks")
+
+    def configure_webhook(self, url: str, events: list[str], *, secret: str | None = None,
+                          description: str | None = None, active: bool = True) -> dict:
+        body = {"url": url, "events": events, "active": active, "secret": secret or None,
+                "description": description or None}
+        return self._platform_json("POST", "/api/webhooks/configure",
+                                   json={k: v for k, v in body.items() if v is not None})
+
+    def update_webhook(self, webhook_id: str, **changes: Any) -> dict:
+        return self._platform_json("PATCH", f"/api/webhooks/{webhook_id}", json=changes)
+
+    def delete_webhook(self, webhook_id: str) -> None:
+        self._platform("DELETE", f"/api/webhooks/{webhook_id}")
+
+    def send_webhook_test(self, webhook_id: str) -> dict:
+        return self._platform_json("POST", f"/api/webhooks/{webhook_id}/test")
+
+    def webhook_deliveries(self, webhook_id: str, *, limit: int = 50, offset: int = 0) -> dict:
+        return self._platform_json("GET", f"/api/webhooks/{webhook_id}/deliveries",
+                                   params={"limit": limit, "offset": offset})
+
+    # Operations ------------------------------------------------------------------------------------
+    def alerts(self, *, status: str | None = None, limit: int = 100) -> dict:
+        return self._platform_json("GET", "/monitoring/api/alerts",
+                                   params={"limit": limit, **({"status": status} if status else {})})
+
+    def model_status(self, *, days: int = 1) -> dict:
+        return self._platform_json("GET", "/api/enterprise/status/models", params={"days": days})
+
+    def usage(self, *, days: int = 7, granularity: str = "day", model: str | None = None) -> dict:
+        params = {"days": days, "granularity": granularity, **({"model": model} if model else {})}
+        return self._platform_json("GET", "/api/enterprise/analytics/usage", params=params)
+
+    def export_predictions(self, *, fmt: str = "csv", days: int = 30, model: str | None = None) -> bytes:
+        params = {"format": fmt, "days": days, **({"model": model} if model else {})}
+        return self._platform("GET", "/api/enterprise/export/predictions", params=params).content
+
+    def clear_cache(self) -> dict:
+        return self._platform_json("POST", "/api/enterprise/admin/cache/clear")
+
+    def restart_system(self) -> dict:
+        return self._platform_json("POST", "/api/enterprise/admin/system/restart")

@@ -172,8 +172,9 @@ def _merge_quality(total: dict[str, Any], part: dict[str, Any], cells: int) -> N
 
 def score_csv_job(ctx: "JobContext", *, gallery: "GalleryService", pipeline: "PredictionPipeline") -> dict[str, Any]:
     """A CSV too large to answer at once: rows in chunks through the built-in model, each chunk charged
-    before its results are written; the results file has one line per row (row, status, prediction as
-    JSON, error). When credits run out the job fails, saying after how many rows, and keeps nothing."""
+    before its results are written (once per job: a retried attempt does not pay again for a chunk); the
+    results file has one line per row (row, status, prediction as JSON, error). When credits run out the
+    job fails, saying after how many rows, and keeps nothing."""
     import csv
     import io
     import json
@@ -197,13 +198,16 @@ def score_csv_job(ctx: "JobContext", *, gallery: "GalleryService", pipeline: "Pr
         out = io.StringIO()
         writer = csv.writer(out, lineterminator="\n")
         writer.writerow(["row", "status", "prediction", "error"])
-        for frame in iter_frames(ctx.blobs.open(source), dialect, chunk_rows=JOB_CHUNK_ROWS, dtype=str):
+        chunks = iter_frames(ctx.blobs.open(source), dialect, chunk_rows=JOB_CHUNK_ROWS, dtype=str)
+        for index, frame in enumerate(chunks):
             frame = frame.astype(object).where(frame.notna(), None)
             records, part = records_of(decl, frame)
             _merge_quality(quality, part, len(frame) * len(part["columns_used"]))
             answers = gallery.predict_many(decl.name, records, viewer=viewer)
             processed = sum(not isinstance(a, AppError) for a in answers)
-            pipeline.charge(viewer.id, processed * decl.credits, detail=f"csv:{decl.name}")
+            # Once per chunk of this job: an attempt that crashed already paid for the chunks it scored.
+            pipeline.charge(viewer.id, processed * decl.credits, detail=f"csv:{decl.name} {ctx.job_id}#{index}",
+                            once=True)
             for answer in answers:
                 counts["rows"] += 1
                 if isinstance(answer, AppError):

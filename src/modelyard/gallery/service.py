@@ -192,7 +192,6 @@ class GalleryService:
                 self._pipeline.record(
                     text.version_ref(decl.name),
                     user_id=viewer.id,
-                    username=viewer.username,
                     rows=len(valid),
                     seconds=time.perf_counter() - started,
                     confidence=confidence,
@@ -309,6 +308,7 @@ class GalleryService:
                     "test_rows": trained.test_rows,
                     "features": decl.columns,
                     "target": decl.target,
+                    "reference": trained.reference,
                 }
                 version = registry.create_version(
                     owner=owner,
@@ -348,14 +348,23 @@ class GalleryService:
         companion = replace(ref, id=f"{ref.id}#{key}", artifact_key=artifacts[key], serving=None)
         return np.asarray(self._pipeline.model(companion).predictor.predict_rows(rows).values, dtype=float)
 
+    def _fitted(self, ref: VersionRef):
+        """The fitted pipeline of a version, from its artifact, bound to its signature as serving binds it."""
+        from modelyard.registry import formats
+        from modelyard.registry.adapters import bind
+
+        return bind(formats.LOADERS[ref.format](self._blobs.read_bytes(ref.artifact_key)), list(ref.signature or []))
+
     def _explainer(self, ref: VersionRef):
         from modelyard.gallery.explain import Explainer
 
         with self._lock:
             explainer = self._explainers.get(ref.id)
         if explainer is None:
-            loaded = self._pipeline.model(ref)
-            explainer = Explainer(loaded.estimator, ref.signature, catalog.lookup(ref.name))
+            estimator = self._pipeline.model(ref).estimator
+            if estimator is None:  # loaded from its compiled bundle (another process built it): no pipeline
+                estimator = self._fitted(ref)
+            explainer = Explainer(estimator, ref.signature, catalog.lookup(ref.name))
             with self._lock:
                 if len(self._explainers) > 64:
                     self._explainers.clear()

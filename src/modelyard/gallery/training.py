@@ -24,6 +24,7 @@ from sklearn.preprocessing import StandardScaler
 
 from modelyard.gallery.declarations import INTERVAL, TEST_SHARE, Declaration
 from modelyard.gallery.schema import model_value
+from modelyard.ops import drift
 from modelyard.training.candidates import key_params
 from modelyard.training.evaluation import held_out_metrics
 from modelyard.training.features import plan_columns, preprocessor
@@ -48,6 +49,7 @@ class Trained:
     test_rows: int
     seconds: float
     notes: list[str] = field(default_factory=list)
+    reference: dict[str, Any] = field(default_factory=dict)  # the inputs' distribution, for drift (ops/drift.py)
 
 
 def model_frame(decl: Declaration, frame: pd.DataFrame) -> pd.DataFrame:
@@ -170,6 +172,7 @@ def fit(decl: Declaration, frame: pd.DataFrame, *, seed: int | None = None) -> T
         len(train_idx),
         len(test_idx),
         round(time.perf_counter() - started, 3),
+        reference=drift.reference(X, decl.columns),
     )
 
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from modelyard.db.base import utcnow
+from modelyard.db.engine import unreachable
 from modelyard.jobs.models import PeriodicRun
 
 if TYPE_CHECKING:
@@ -55,8 +56,9 @@ class Schedule:
         try:
             outcome = task.run()
             status, detail = "ok", _summary(outcome)
-        except Exception as exc:
-            log.warning("periodic task %s failed", task.name, exc_info=True)
+        except Exception as exc:  # an unreachable database is one line per run, not a traceback each time
+            why = unreachable(exc)
+            log.warning("periodic task %s failed%s", task.name, f": {why}" if why else "", exc_info=not why)
             status, detail = "failed", f"{type(exc).__name__}: {exc}"[:1000]
         if not task.record:
             return
@@ -66,8 +68,10 @@ class Schedule:
                 row.started_at, row.finished_at, row.status, row.detail = started, utcnow(), status, detail
                 row.worker = worker_name()
                 session.merge(row)
-        except Exception:
-            log.warning("could not record the run of periodic task %s", task.name, exc_info=True)
+        except Exception as exc:
+            why = unreachable(exc)
+            log.warning("could not record the run of periodic task %s%s", task.name, f": {why}" if why else "",
+                        exc_info=not why)
 
 
 def _summary(outcome: Any) -> str | None:

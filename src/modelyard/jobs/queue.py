@@ -76,11 +76,16 @@ class Worker:
         own = [PeriodicTask("worker-heartbeat", every, self.heartbeat.beat, first_after=0.0, record=False),
                PeriodicTask("reap-stale-jobs", every, queue.runner.reap_stale, first_after=0.0, record=False)]
         self.schedule = Schedule([*own, *periodic], queue.runner.db)
+        self.runner = queue.runner
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self.schedule.loop, args=(self._stop,), name="modelyard-periodic",
                                         daemon=True)
 
     def start(self) -> None:
+        try:  # jobs a killed process of this host left in progress: retried (or failed) now, not in 30 s
+            self.runner.recover_interrupted()
+        except Exception:
+            log.warning("could not recover the jobs interrupted by a previous process", exc_info=True)
         self.consumer.start()
         self._thread.start()
 

@@ -11,10 +11,13 @@ from typing import Callable, Mapping
 from sqlalchemy import select, update
 
 from modelyard.db.base import utcnow
+from modelyard.db.engine import unreachable
+from modelyard.errors import AppError
 from modelyard.jobs.context import AttemptFailed, Handler, JobCancelled, JobContext, JobResources
 from modelyard.jobs.models import Job
 
 log = logging.getLogger("modelyard.jobs")
+UNAVAILABLE_RETRY_SECONDS = 10.0  # a job refused by a part that is down (a 503) tries again this much later
 
 
 def worker_name() -> str:
@@ -45,7 +48,15 @@ class Runner:
             self._finish(job_id, "cancelled", step="cancelled")
         except AttemptFailed as exc:
             self._attempt_failed(job_id, ctx.kind, exc)
+        except AppError as exc:  # its message says why (a part unavailable: 503, retried): no traceback
+            retry_in = UNAVAILABLE_RETRY_SECONDS if exc.status == 503 else None
+            self._attempt_failed(job_id, ctx.kind, AttemptFailed(f"{type(exc).__name__}: {exc.message}",
+                                                                 retry_in=retry_in))
         except Exception as exc:  # the job fails with its reason; the worker lives on
+            if why := unreachable(exc):  # nothing can be recorded now: with its heartbeat stopped, the
+                # reaper queues it again (or fails it) once the database answers
+                log.warning("job %s (%s) stopped: %s; it is retried once the database is back", job_id, ctx.kind, why)
+                return
             log.exception("job %s (%s) failed", job_id, ctx.kind)
             self._finish(job_id, "failed", error=f"{type(exc).__name__}: {exc}"[:2000], step="failed")
         finally:
@@ -76,8 +87,9 @@ class Runner:
                 with self.db.session() as session:
                     session.execute(update(Job).where(Job.id == job_id, Job.status == "in_progress")
                                     .values(heartbeat_at=utcnow()))
-            except Exception:
-                log.warning("heartbeat for job %s failed", job_id, exc_info=True)
+            except Exception as exc:
+                log.warning("heartbeat for job %s failed: %s", job_id, unreachable(exc) or exc,
+                            exc_info=not unreachable(exc))
 
     def _finish(self, job_id: str, status: str, **values) -> None:
         with self.db.session() as session:
@@ -111,20 +123,57 @@ class Runner:
     def reap_stale(self) -> list[str]:
         """Jobs whose worker stopped beating: queue them again while attempts remain, else fail them."""
         cutoff = utcnow() - timedelta(seconds=self.settings.job_stale_seconds)
+        silent = f"no heartbeat for {self.settings.job_stale_seconds:.0f}s"
+        return self._requeue_or_fail([Job.heartbeat_at < cutoff], lambda job: True,
+                                     lambda job: f"worker {job.worker} stopped responding ({silent})")
+
+    def recover_interrupted(self) -> list[str]:
+        """At start-up: jobs left `in_progress` by a process of this host that is gone (killed, crashed) are
+        queued again or failed at once, instead of after `job_stale_seconds` of silence."""
+        host = socket.gethostname()
+        return self._requeue_or_fail([Job.worker.like(f"{host}:%")], _process_gone,
+                                     lambda job: f"worker {job.worker} stopped responding (its process is gone)")
+
+    def _requeue_or_fail(self, where: list, lost: Callable[[Job], bool], reason: Callable[[Job], str]) -> list[str]:
+        """In-progress jobs matching `where` and `lost`: queued again while attempts remain, else failed."""
         requeued: list[str] = []
         with self.db.session() as session:
-            stale = session.scalars(select(Job).where(Job.status == "in_progress", Job.heartbeat_at < cutoff)).all()
-            for job in stale:
-                base = update(Job).where(Job.id == job.id, Job.status == "in_progress", Job.heartbeat_at < cutoff)
-                lost = f"worker {job.worker} stopped responding (no heartbeat for {self.settings.job_stale_seconds:.0f}s)"
+            for job in session.scalars(select(Job).where(Job.status == "in_progress", *where)).all():
+                if not lost(job):
+                    continue
+                base = update(Job).where(Job.id == job.id, Job.status == "in_progress", Job.worker == job.worker,
+                                         *where)
+                why = reason(job)
                 if job.attempts < job.max_attempts and not job.cancel_requested:
-                    values = {"status": "queued", "step": f"retrying: {lost}", "worker": None}
+                    values = {"status": "queued", "step": f"retrying: {why}"[:200], "worker": None}
                 else:
-                    values = {"status": "failed", "error": f"{lost} after {job.attempts} attempt(s)",
+                    values = {"status": "failed", "error": f"{why} after {job.attempts} attempt(s)",
                               "step": "failed", "finished_at": utcnow()}
-                if session.execute(base.values(updated_at=utcnow(), **values)).rowcount and values["status"] == "queued":
+                changed = session.execute(base.values(updated_at=utcnow(), **values)).rowcount
+                if changed and values["status"] == "queued":
                     requeued.append(job.id)
         for job_id in requeued:
             log.warning("job %s requeued after its worker was lost", job_id)
             self.enqueue(job_id)
         return requeued
+
+
+def _process_gone(job: Job) -> bool:
+    """Whether the process named by `job.worker` (host:pid:thread, this host) no longer runs it. At start-up
+    this process runs nothing yet, so its own pid (a container restarted with the same pid) counts as gone."""
+    host, _, rest = (job.worker or "").partition(":")
+    try:
+        pid = int(rest.split(":")[0])
+    except ValueError:
+        return False
+    if host != socket.gethostname():
+        return False
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # alive, another user's
+        return False
+    return False

@@ -6,9 +6,10 @@ Each run looks at every model's calls in the last `windowMinutes` (models with a
 - `latency`: the mean latency above `latencyMs`;
 - `health_score`: the health score (ops/analytics.py) below `healthScore`;
 - `confidence_drift`: the mean confidence fell by more than `confidenceDrop` from the model's own
-  baseline, its mean confidence over the `baselineDays` before the window (input-distribution drift,
-  e.g. a population stability index per feature, needs the inputs, which the log does not keep: not
-  evaluated).
+  baseline, its mean confidence over the `baselineDays` before the window;
+- `feature_drift`: a feature's population stability index against the training data (ops/drift.py)
+  above `driftPsi`, for deployed versions with a training reference and at least `driftMinRows` inputs
+  counted in the window.
 
 A rule that starts to hold opens an alert (`active`) and fires the `alert.triggered` webhook to the
 model's owner's subscriptions; while it holds, the same alert is updated (`value`, `last_seen_at`);
@@ -28,8 +29,9 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from modelyard.auth.models import User
 from modelyard.db.base import Base
+from modelyard.ops import drift
 from modelyard.ops.analytics import Analytics
-from modelyard.registry.models import RegisteredModel
+from modelyard.registry.models import ModelVersion, RegisteredModel
 
 if TYPE_CHECKING:
     from modelyard.runtime import Runtime
@@ -108,6 +110,25 @@ def breaches(session: Session, rules: Any, *, now: datetime | None = None) -> li
                                 "high" if drop > 2 * rules.confidenceDrop else "medium",
                                 f"Model {model} mean confidence fell from {before.avg_confidence} to "
                                 f"{sums.avg_confidence} {window}"))
+    found.extend(_drifted(session, rules, since))
+    return found
+
+
+def _drifted(session: Session, rules: Any, since: datetime) -> list[Breach]:
+    found = []
+    deployed = session.execute(select(RegisteredModel.name, ModelVersion.id, ModelVersion.training_data).join(
+        RegisteredModel, RegisteredModel.deployed_version_id == ModelVersion.id))
+    for name, version_id, data in deployed:
+        reference = (data or {}).get("reference")
+        if not reference:
+            continue
+        seen = drift.drift(session, version_id, reference, since=since)
+        if seen["rows"] >= rules.driftMinRows and seen["max_psi"] is not None and seen["max_psi"] > rules.driftPsi:
+            found.append(Breach("feature_drift", name, seen["max_psi"], rules.driftPsi,
+                                "high" if seen["max_psi"] > 2 * rules.driftPsi else "medium",
+                                f"Model {name} inputs drifted from its training data: feature "
+                                f"{seen['worst_feature']!r} has PSI {seen['max_psi']} over the last "
+                                f"{rules.windowMinutes} min ({seen['rows']} rows)"))
     return found
 
 
@@ -115,7 +136,7 @@ def evaluate(runtime: "Runtime") -> dict[str, int]:
     """One run of the rules: open, update and resolve alerts; fire `alert.triggered` for new ones."""
     from modelyard.ops.settings import SettingsService
 
-    runtime.prediction_log.flush()
+    runtime.prediction_log.flush(drift_counts=True)
     opened: list[Alert] = []
     now = _now()
     with runtime.db.session() as session:

@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 
 from modelyard.auth.models import User
 from modelyard.data.safe_csv import neutralize
+from modelyard.ops import drift
 from modelyard.ops.predlog import PredictionRecord
 from modelyard.registry.models import ModelVersion, RegisteredModel
 
@@ -162,7 +163,8 @@ class Analytics:
     def model_status(self, *, viewer: User, days: int, cache: dict[str, Any]) -> dict[str, Any]:
         """Per model the viewer can see (their own and the built-ins; admins all) with a deployed version or
         calls in the window: counts, latency, errors, health, deployment; a system summary and alerts."""
-        per_model = self.per_model(since=_now() - timedelta(days=days), viewer=viewer)
+        since = _now() - timedelta(days=days)
+        per_model = self.per_model(since=since, viewer=viewer)
         deployed = self._deployed_versions(viewer)
         models: dict[str, Any] = {}
         for name in sorted(set(per_model) | set(deployed)):
@@ -179,6 +181,9 @@ class Analytics:
                 "training_data_size": data.get("rows"),
                 "features_count": len(version.signature or []) if version else None,
                 "last_updated": _iso(sums.last) if sums.last else None,
+                # the inputs' drift from the training data, per feature: for the model's owner and admins
+                "drift": drift.drift(self._session, version.id, data.get("reference"), since=since)
+                if version and (viewer.is_admin or version.owner_id == viewer.id) else None,
             }
         scored = [m["health_score"] for m in models.values() if m["health_score"] is not None]
         alerts = [{"severity": "high" if m["health_score"] < 60 else "medium",
@@ -219,6 +224,16 @@ class Analytics:
             out[name] = _Sums(calls=calls, ok=ok or 0, rows=rows or 0, cached=cached or 0, latency_ms=latency or 0.0,
                               confidence=confidence or 0.0, confident=confident or 0, last=last)
         return out
+
+    def hidden_names(self, viewer: User) -> set[str]:
+        """The model names an operators' view must not show this viewer: other users' private models (none
+        for an admin). Built-ins and the viewer's own names stay, even where another user shares the name."""
+        if viewer.is_admin:
+            return set()
+        others = select(RegisteredModel.name).where(RegisteredModel.owner_id != viewer.id,
+                                                    RegisteredModel.builtin.is_(False))
+        own = select(RegisteredModel.name).where(RegisteredModel.owner_id == viewer.id)
+        return set(self._session.scalars(others)) - set(self._session.scalars(own))
 
     def _deployed_versions(self, viewer: User) -> dict[str, ModelVersion]:
         query = select(ModelVersion).join(RegisteredModel, RegisteredModel.deployed_version_id == ModelVersion.id)

@@ -16,6 +16,7 @@ from modelyard.jobs.workers import QueueState, queue_state
 from modelyard.ops.startup import mask_url
 
 if TYPE_CHECKING:
+    from modelyard.auth.models import User
     from modelyard.config import Settings
     from modelyard.ops.latency import LatencyWindow
     from modelyard.runtime import Runtime
@@ -113,14 +114,15 @@ def operations(runtime: "Runtime") -> Operations:
     return Operations("degraded" if warnings else "operational", report, state, warnings)
 
 
-def detailed(runtime: "Runtime", latency: "LatencyWindow", now_iso: str) -> dict[str, Any]:
+def detailed(runtime: "Runtime", latency: "LatencyWindow", now_iso: str, *, viewer: "User") -> dict[str, Any]:
     """The prediction platform's `/api/enterprise/health/detailed`, every figure measured now.
 
     Factors (0-1): the database (1 reachable, 0 not), the prediction cache's hit rate since this process
     started (1 before any lookup), the models' mean health over the last 24 hours (ops/analytics.py;
     1 without traffic), the share of this process's requests not answered with a 5xx in the last 5
     minutes. overall_health_score = 100 × their mean; unhealthy when a part this process depends on
-    is down (as `/health`), degraded below 80, healthy otherwise."""
+    is down (as `/health`), degraded below 80, healthy otherwise. The scores count every model; the list
+    of models names only those the viewer may see (not other users' private ones: ops/analytics.py `hidden_names`)."""
     from datetime import datetime, timedelta, timezone
 
     from modelyard.ops.analytics import Analytics
@@ -132,7 +134,9 @@ def detailed(runtime: "Runtime", latency: "LatencyWindow", now_iso: str) -> dict
     since = datetime.now(timezone.utc).replace(tzinfo=None) - timedelta(hours=24)
     runtime.prediction_log.flush()
     with runtime.db.session() as session:
-        per_model = Analytics(session).per_model(since=since) if database["status"] == "healthy" else {}
+        analytics = Analytics(session)
+        per_model = analytics.per_model(since=since) if database["status"] == "healthy" else {}
+        hidden = analytics.hidden_names(viewer) if database["status"] == "healthy" else set()
     scores = {name: sums.health_score for name, sums in per_model.items()}
     known = [score for score in scores.values() if score is not None]
     errors = latency.error_rate()
@@ -156,7 +160,8 @@ def detailed(runtime: "Runtime", latency: "LatencyWindow", now_iso: str) -> dict
                        "avg_health_score": round(sum(known) / len(known), 1) if known else None,
                        "models": {name: {"health_score": sums.health_score, "status": sums.health_status,
                                          "predictions": sums.calls, "error_rate": sums.error_rate}
-                                  for name, sums in sorted(per_model.items())}},
+                                  for name, sums in sorted(per_model.items())
+                                  if name not in hidden}},
             "api_performance": {"avg_response_time_ms": latency.average_ms(),
                                 "requests_per_minute": latency.per_minute(), "error_rate": errors},
             "parts": report.checks,
@@ -178,30 +183,39 @@ def _duration(seconds: float) -> str:
 def restart_in_place(runtime: "Runtime") -> dict[str, Any]:
     """What `POST /api/enterprise/admin/system/restart` does, without stopping anything that serves:
     every process's epoch-checked caches (credentials, model references, webhook subscriptions) are
-    dropped at its next request; this process reloads each loaded model from its artifact and swaps it
-    in (requests in flight finish on the old copy); buffered prediction log entries are written."""
-    from modelyard.invalidation import AUTH, NAMES, REGISTRY, WEBHOOKS
+    dropped, and every process reloads each model it holds from its artifact and swaps it in (requests in
+    flight finish on the old copy): this one now, the other API processes at their next request, the
+    workers within EPOCHS_EVERY seconds (their `epochs` periodic task). Admin settings are read from the
+    database where they are used, so they need no reload; buffered prediction log entries are written."""
+    from datetime import datetime, timedelta, timezone
+
+    from sqlalchemy import select
+
+    from modelyard.invalidation import AUTH, NAMES, REGISTRY, RESTART, WEBHOOKS
+    from modelyard.jobs.workers import WorkerBeat
+    from modelyard.runtime import EPOCHS_EVERY
 
     started = time.perf_counter()
-    runtime.invalidation.epochs.bump(AUTH, REGISTRY, WEBHOOKS)
-    reloaded, failed = [], {}
-    for version_id in runtime.models.held():
-        try:
-            runtime.models.reload(runtime.predictions.version(version_id))
-            reloaded.append(version_id)
-        except Exception as exc:  # a version deleted meanwhile, an artifact gone: reported, the rest go on
-            failed[version_id] = f"{type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}"
+    runtime.invalidation.epochs.bump(AUTH, REGISTRY, WEBHOOKS, RESTART)
+    runtime.invalidation.settle(RESTART)  # this process reloads here, not again on its next request
+    models = runtime.reload_models()
     written = runtime.prediction_log.flush()
+    with runtime.db.session() as session:
+        fresh = datetime.now(timezone.utc).replace(tzinfo=None) - timedelta(seconds=runtime.settings.job_stale_seconds)
+        workers = sorted(f"{kind} {host}:{pid}" for kind, host, pid in session.execute(
+            select(WorkerBeat.kind, WorkerBeat.hostname, WorkerBeat.pid).where(WorkerBeat.last_beat_at >= fresh)))
     return {
         "message": "Restarted in place: no process was stopped and no request was refused",
         "restarted": {"caches": {"scope": "every process, at its next request", "names": list(NAMES)},
-                      "models": {"reloaded": reloaded, "failed": failed},
+                      "models": models,
+                      "other_processes": {"api": "reload the models they hold at their next request",
+                                          "workers": workers,
+                                          "workers_reload": f"within {EPOCHS_EVERY:.0f} s, between jobs: a "
+                                                            "running job finishes on the model it started with"},
                       "prediction_log": {"entries_written": written}},
         "not_restarted": {
             "environment_settings": "MODELYARD_* are read when a process starts: restart the processes to change "
                                     "them (admin settings, PUT /api/settings, apply at once and need no restart)",
-            "workers": "job workers are not interrupted: a version's model never changes once registered, and admin "
-                       "settings are read from the database when a job uses them",
         },
         "took_ms": round((time.perf_counter() - started) * 1000, 1),
     }

@@ -13,6 +13,7 @@ Across hosts, scrape each host.
 from __future__ import annotations
 
 import os
+import re
 import threading
 import time
 import weakref
@@ -202,6 +203,23 @@ def mark_process_dead() -> None:
         from prometheus_client import multiprocess
 
         multiprocess.mark_process_dead(os.getpid())
+
+
+_MODEL_LABEL = re.compile(r'[{,]model="((?:[^"\\]|\\.)*)"')
+
+
+def without_models(exposition: bytes, names: set[str]) -> bytes:
+    """The exposition without the samples labelled with a model in `names`, so that a user's view of the
+    registry names no other user's models."""
+    if not names:
+        return exposition
+    escaped = {n.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"') for n in names}  # as written
+    kept = []
+    for line in exposition.decode().splitlines(keepends=True):
+        label = _MODEL_LABEL.search(line) if not line.startswith("#") else None
+        if label is None or label.group(1) not in escaped:
+            kept.append(line)
+    return "".join(kept).encode()
 
 
 def platform_exposition(base: bytes, per_model: dict[str, Any], cache_hit_rate: float | None) -> bytes:

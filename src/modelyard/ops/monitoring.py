@@ -8,8 +8,7 @@ the number of distinct ~2 % wide latency bins, not by the number of calls, and e
 is within 1 % of the exact nearest-rank value. Rows are streamed from the database (`yield_per`).
 
 Jobs are counted from the jobs table by status (now, and those created in the window). Per-model health
-is ops/analytics.py's `model_status`, reused as is. Drift per feature is not computed: the prediction
-log holds no inputs, so there is no input distribution to compare with the training data.
+is ops/analytics.py's `model_status`, reused as is, drift per feature included (ops/drift.py).
 """
 from __future__ import annotations
 
@@ -129,9 +128,6 @@ class Monitoring:
             "series": self._series(buckets, start, step),
             "jobs": self._jobs(viewer=viewer, since=start),
             "process": process or {},
-            "drift": {"available": False,
-                      "reason": "the prediction log stores no inputs, so there is no input distribution "
-                                "to compare with the training data"},
         }
 
     @staticmethod

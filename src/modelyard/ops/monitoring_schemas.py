@@ -57,5 +57,4 @@ class MonitoringMetricsOut(BaseModel):
     series: MonitoringSeries
     jobs: JobCounts
     process: dict[str, Any]
-    drift: dict[str, Any]
 

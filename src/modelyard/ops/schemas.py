@@ -151,6 +151,17 @@ class UsageOut(BaseModel):
     generated_at: str
 
 
+class DriftOut(BaseModel):
+    """Input drift per feature against the training data (ops/drift.py)."""
+
+    status: str  # stable | moderate | significant | not measured
+    features: dict[str, float | None]  # population stability index per feature
+    max_psi: float | None
+    worst_feature: str | None = None
+    rows: int  # inputs counted in the window
+    reason: str | None = None
+
+
 class ModelStatus(BaseModel):
     predictions_count: int
     rows_predicted: int
@@ -166,6 +177,7 @@ class ModelStatus(BaseModel):
     training_data_size: int | None
     features_count: int | None
     last_updated: str | None
+    drift: DriftOut | None = None
 
 
 class StatusAlert(BaseModel):

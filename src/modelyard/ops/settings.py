@@ -97,6 +97,10 @@ class Alerts(_Section):
     confidenceDrop: float = Field(0.15, gt=0, le=1, description="alert when the mean confidence fell by more than "
                                                                 "this from the model's own baseline")
     baselineDays: int = Field(7, ge=1, le=90, description="the baseline: the days before the window")
+    driftPsi: float = Field(0.25, gt=0, le=10, description="alert when a feature's population stability index "
+                                                          "against the training data is above this")
+    driftMinRows: int = Field(100, ge=1, description="models with fewer inputs counted in the window are not "
+                                                     "judged for drift")
 
 
 SECTIONS: dict[str, type[_Section]] = {"general": General, "training": Training, "notifications": Notifications,

@@ -123,3 +123,5 @@ class DashboardOut(BaseModel):
     last_retrain: dict[str, Any] | None
     recent_uploads: list[dict[str, Any]]
     recent_logins: list[dict[str, Any]]
+    predictions_24h: dict[str, Any] = Field(description="prediction calls of the last 24 hours on every route "
+                                                        "(the prediction log): calls, rows, errors, by model")

@@ -264,4 +264,20 @@ class ScoringService:
                                for u in uploads],
             "recent_logins": [{"username": e.username, "success": e.success, "at": e.at, "address": e.address,
                                "reason": e.reason} for e in logins],
+            "predictions_24h": self._predictions(),
         }
+
+    def _predictions(self) -> dict[str, Any]:
+        """Every prediction call of the last 24 hours, on any route, from the prediction log (the figures
+        /api/enterprise/analytics and /monitoring show)."""
+        from datetime import timedelta
+
+        from modelyard.ops.analytics import Analytics
+
+        since = datetime.now(timezone.utc).replace(tzinfo=None) - timedelta(hours=24)
+        per_model = Analytics(self._session).per_model(since=since)
+        calls = sum(s.calls for s in per_model.values())
+        errors = calls - sum(s.ok for s in per_model.values())
+        return {"calls": calls, "rows": sum(s.rows for s in per_model.values()), "errors": errors,
+                "error_rate": round(100 * errors / calls, 2) if calls else None,
+                "by_model": {name: s.calls for name, s in sorted(per_model.items())}}

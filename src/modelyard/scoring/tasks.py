@@ -105,18 +105,17 @@ def record_boundaries(chunks, every: int) -> tuple[int, list[int]]:
 
 def _scorer(ctx: JobContext, predictions: PredictionPipeline, params: dict):
     """The version to score with, and a function scoring one chunk of rows into CSV bytes."""
-    with ctx.db.session() as session:
-        owner = session.get(User, ctx.owner_id)
-        username = owner.username if owner else "?"
     version = predictions.version(params["version_id"])
     predictions.authorize(version, statuses=ANY_LIVE)
     model = predictions.model(version)
     price = predictions.price(version)
 
     def scored(index: int, chunk: pd.DataFrame, *, header: bool) -> tuple[bytes, int]:
-        outputs = predictions.predict_frame(version, chunk, user_id=ctx.owner_id, username=username, model=model)
-        if price:  # each chunk is charged before its results are written (402 fails the job, naming it)
-            predictions.charge(ctx.owner_id, price * len(chunk), detail=f"csv:{version.name}")
+        outputs = predictions.predict_frame(version, chunk, user_id=ctx.owner_id, model=model)
+        if price:  # each chunk is charged before its results are written (402 fails the job, naming it),
+            # once per job: an attempt that crashed already paid for the chunks it scored
+            predictions.charge(ctx.owner_id, price * len(chunk), detail=f"csv:{version.name} {ctx.job_id}#{index}",
+                               once=True)
         out = neutralize_frame(chunk)
         out["prediction"] = outputs.predictions
         for i, name in enumerate(outputs.label_names if outputs.proba is not None else []):

@@ -95,20 +95,29 @@ class PredictionCache:
 
     def facts(self) -> dict[str, Any]:
         """What health, status and monitoring report of the cache (one place)."""
-        return {"enabled": self.enabled, "backend": "redis" if self.remote else "memory", "size": self.size(),
-                "max_size": self.max_size, "hits": self.hits, "misses": self.misses, "hit_rate": self.hit_rate}
+        size, stored = self._measure()
+        return {"enabled": self.enabled, "backend": "redis" if self.remote else "memory", "size": size,
+                "max_size": self.max_size, "memory_usage_mb": None if stored is None else round(stored / 2**20, 3),
+                "hits": self.hits, "misses": self.misses, "hit_rate": self.hit_rate}
 
-    def size(self) -> int | None:
-        """How many answers are cached now (None when the cache cannot be reached)."""
+    def _measure(self) -> tuple[int | None, int | None]:
+        """(answers cached now, the bytes they take) or None for what cannot be read. Bytes are what Redis
+        reports for each key (MEMORY USAGE), or in memory each entry's JSON length: the answers' payload,
+        not Python's object overhead."""
         try:
             if self._redis is not None:
-                return sum(1 for _ in self._redis.scan_iter(match=self._prefix + "*", count=1000))
+                keys = list(self._redis.scan_iter(match=self._prefix + "*", count=1000))
+                pipe = self._redis.pipeline(transaction=False)
+                for key in keys:
+                    pipe.memory_usage(key)
+                return len(keys), sum(n or 0 for n in pipe.execute())
             if self._memory is None:
-                return 0
+                return 0, 0
             with self._lock:
-                return len(self._memory)
+                entries = list(self._memory.values())
+            return len(entries), sum(len(orjson.dumps(entry)) for entry in entries)
         except Exception:
-            return None
+            return None, None
 
     def clear(self) -> int:
         """Drop every cached answer (admin); how many were dropped."""

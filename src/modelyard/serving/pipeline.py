@@ -5,7 +5,7 @@
       -> model from the cache (its compiled predictor when that was found faithful)
       -> input checked and built from the signature
       -> predict
-      -> record (Prometheus metrics, the activity tally, the prediction log)
+      -> record (Prometheus metrics, the prediction log; the activity feed summarizes the log)
 
 A call from outside (``call``) wraps that in the prediction platform's rules, the same on every route:
 
@@ -41,7 +41,6 @@ if TYPE_CHECKING:
 
     from modelyard.auth.limits import UserLimits
     from modelyard.db import Database
-    from modelyard.ops.activity import PredictionTally
     from modelyard.ops.predlog import PredictionLog
     from modelyard.serving.loader import LoadedModel, ModelCache
 
@@ -68,7 +67,7 @@ class Served:
 
 
 class PredictionPipeline:
-    def __init__(self, db: "Database", models: "ModelCache", tally: "PredictionTally", invalidation: Invalidation,
+    def __init__(self, db: "Database", models: "ModelCache", invalidation: Invalidation,
                  *, max_rows: int, allow_pickle: Callable[[], bool], limits: "UserLimits", log: "PredictionLog",
                  cache: "PredictionCache | None" = None):
         self._db = db
@@ -78,7 +77,6 @@ class PredictionPipeline:
         self.limits = limits
         self.cache = cache if cache is not None else PredictionCache(seconds=0)
         self._models = models
-        self._tally = tally
         self._resolved = invalidation.cache(REGISTRY)
         self._max_rows = max_rows
         self._allow_pickle = allow_pickle
@@ -138,30 +136,39 @@ class PredictionPipeline:
     # A call from outside ----------------------------------------------------------------------------
 
     def call(self, version: VersionRef, request: Any, answer: Callable[[], dict[str, Any]], *, viewer: User,
-             rows: int = 1, statuses: frozenset[str] = SERVING) -> Served:
+             rows: int = 1, statuses: frozenset[str] = SERVING, check: Callable[[], Any] | None = None) -> Served:
         """One prediction call by the rules of every route: counted against the caller's "predictions"
-        limit (429 when spent); the version must still serve (`statuses`); answered from the prediction
+        limit (429 when spent); the version must still serve (`statuses`); `check` (if given) refuses bad
+        input before anything is charged; answered from the prediction
         cache when an identical request to this version was answered within
-        MODELYARD_PREDICTION_CACHE_SECONDS, else by `answer()` (stored);
-        then charged the version's price × `rows` (402 INSUFFICIENT_CREDITS, nothing taken, when too
-        few credits remain; a model that fails to predict charges nothing)."""
+        MODELYARD_PREDICTION_CACHE_SECONDS, else by `answer()` (stored).
+        The version's price × `rows` is charged before the model runs (402 INSUFFICIENT_CREDITS, nothing
+        taken and nothing predicted, when too few credits remain) and given back when it fails to
+        predict, so a refused call is one error in the log, never a prediction made and then refused."""
         started = time.perf_counter()
         try:
             self.limits.count(viewer, "predictions")
             self.authorize(version, statuses=statuses)
-            found = self.cache.get(version.id, request)
-            if found is None:
-                result, cached_at = answer(), None
-                self.cache.put(version.id, request, result)
-            else:
-                result, cached_at = found
-                confidence, summary = digest(result)
-                self.record(version, user_id=viewer.id, username=viewer.username, rows=rows,
-                            seconds=time.perf_counter() - started, cached=True, confidence=confidence,
-                            summary=summary)
+            if check is not None:
+                check()
             credits = self.price(version) * rows
             if credits:
                 self.charge(viewer.id, credits, detail=version.name)
+            try:
+                found = self.cache.get(version.id, request)
+                if found is None:
+                    result, cached_at = answer(), None
+                    self.cache.put(version.id, request, result)
+                else:
+                    result, cached_at = found
+                    confidence, summary = digest(result)
+                    self.record(version, user_id=viewer.id, rows=rows,
+                                seconds=time.perf_counter() - started, cached=True, confidence=confidence,
+                                summary=summary)
+            except Exception:
+                if credits:
+                    self.refund(viewer.id, credits, detail=version.name)
+                raise
         except AppError as exc:  # refused or failed calls are in the log too (error rates are computed from it)
             self.log.add(user_id=viewer.id, model_name=version.name, version_id=version.id, version=version.number,
                          rows=rows, seconds=time.perf_counter() - started, status="error", error_code=exc.code)
@@ -183,13 +190,21 @@ class PredictionPipeline:
 
         return catalog.lookup(version.name).credits
 
-    def charge(self, user_id: int, credits: int, *, detail: str) -> int:
+    def charge(self, user_id: int, credits: int, *, detail: str, once: bool = False) -> int:
         """Take what a call costs from a user's credits (one atomic statement, auth/credits.py); the
-        balance after. Raises 402 INSUFFICIENT_CREDITS and takes nothing when too few remain."""
+        balance after. Raises 402 INSUFFICIENT_CREDITS and takes nothing when too few remain. `once`: not
+        again when the ledger already holds a charge with this `detail` (a retried job's chunk)."""
         from modelyard.auth.credits import CreditService
 
         with self._db.session() as session:
-            return CreditService(session).charge(user_id, credits, detail=detail)
+            return CreditService(session).charge(user_id, credits, detail=detail, once=once)
+
+    def refund(self, user_id: int, credits: int, *, detail: str) -> None:
+        """Give back what a call was charged when its model did not answer."""
+        from modelyard.auth.credits import CreditService
+
+        with self._db.session() as session:
+            CreditService(session).allocate(user_id, credits, reason="refund", detail=detail)
 
     # Predict ------------------------------------------------------------------------------------
 
@@ -202,18 +217,18 @@ class PredictionPipeline:
         started = time.perf_counter()
         outputs = self._guarded(version, lambda: model.predictor.predict_rows(rows))
         seconds = time.perf_counter() - started
-        self.record(version, user_id=viewer.id, username=viewer.username, rows=len(rows), seconds=seconds,
-                    outputs=outputs)
+        self.record(version, user_id=viewer.id, rows=len(rows), seconds=seconds,
+                    outputs=outputs, inputs=rows)
         return Prediction(version, outputs, ignored, seconds)
 
-    def predict_frame(self, version: VersionRef, frame: "pd.DataFrame", *, user_id: int, username: str,
+    def predict_frame(self, version: VersionRef, frame: "pd.DataFrame", *, user_id: int,
                       model: "LoadedModel | None" = None) -> Outputs:
         """Predict a chunk of CSV text (batch scoring, evaluation); records metrics and activity."""
         model = model or self.model(version)
         started = time.perf_counter()
         outputs = self._guarded(version, lambda: model.predictor.predict_frame(frame))
-        self.record(version, user_id=user_id, username=username, rows=len(frame),
-                    seconds=time.perf_counter() - started, outputs=outputs)
+        self.record(version, user_id=user_id, rows=len(frame),
+                    seconds=time.perf_counter() - started, outputs=outputs, inputs=frame)
         return outputs
 
     def authorize(self, version: VersionRef, *, statuses: frozenset[str] = SERVING) -> None:
@@ -229,15 +244,16 @@ class PredictionPipeline:
     def model(self, version: VersionRef) -> "LoadedModel":
         return self._models.get(version)
 
-    def record(self, version: VersionRef, *, user_id: int, username: str, rows: int, seconds: float,
+    def record(self, version: VersionRef, *, user_id: int, rows: int, seconds: float,
                outputs: Outputs | None = None, cached: bool = False, confidence: float | None = None,
-               summary: str | None = None) -> None:
-        """A prediction made (or answered from the cache): metrics, the activity tally, the prediction log."""
+               summary: str | None = None, inputs: Any = None) -> None:
+        """A prediction made (or answered from the cache): metrics and the prediction log (which counts
+        `inputs`, JSON rows or a DataFrame, for drift when the version has a training reference)."""
         metrics.observe_prediction(version.name, version.label, seconds, rows)
-        self._tally.add(user_id, username, version.id, version.name, rows)
         self.log.add(user_id=user_id, model_name=version.name, version_id=version.id, version=version.number,
                      rows=rows, seconds=seconds, confidence=confidence, summary=summary, cached=cached,
-                     outputs=outputs)
+                     outputs=outputs, inputs=inputs,
+                     reference=version.training_data.get("reference") if version.training_data else None)
 
     @staticmethod
     def _guarded(version: VersionRef, run: Callable[[], Outputs]) -> Outputs:

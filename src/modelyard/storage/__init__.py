@@ -10,6 +10,7 @@ from modelyard.storage.base import (
     BlobNotFound,
     BlobStore,
     BlobStoreError,
+    BlobStoreFull,
     BlobTooLarge,
     SignedUrl,
     check_key,
@@ -21,7 +22,7 @@ if TYPE_CHECKING:
     from modelyard.config import Settings
 
 __all__ = [
-    "BlobInfo", "BlobNotFound", "BlobStore", "BlobStoreError", "BlobTooLarge", "SignedUrl", "check_key",
+    "BlobInfo", "BlobNotFound", "BlobStore", "BlobStoreError", "BlobStoreFull", "BlobTooLarge", "SignedUrl", "check_key",
     "open_blob_store",
 ]
 

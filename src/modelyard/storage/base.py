@@ -6,12 +6,13 @@ and validated by `check_key`: a user-supplied file name never becomes a path.
 """
 from __future__ import annotations
 
+import errno
 import re
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import BinaryIO, Iterable, Iterator
 
-from modelyard.errors import AppError, BadRequest, NotFound, PayloadTooLarge
+from modelyard.errors import AppError, BadRequest, InsufficientStorage, NotFound, PayloadTooLarge
 
 CHUNK = 1024 * 1024
 _KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._=-]*(/[A-Za-z0-9][A-Za-z0-9._=-]*)*$")
@@ -28,6 +29,13 @@ class BlobTooLarge(PayloadTooLarge):
 
 class BlobStoreError(AppError):
     status, code, title = 503, "STORAGE_UNAVAILABLE", "Blob store unavailable"
+
+
+class BlobStoreFull(InsufficientStorage):
+    """The store's disk is full (ENOSPC, EDQUOT) or a file-size limit was hit (EFBIG)."""
+
+
+NO_SPACE = frozenset({errno.ENOSPC, errno.EFBIG, errno.EDQUOT})
 
 
 def check_key(key: str) -> str:

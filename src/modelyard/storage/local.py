@@ -1,6 +1,7 @@
 """Blobs in a local folder: the embedded default, with signed URLs served by modelyard itself."""
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import hmac
 import json
@@ -15,7 +16,9 @@ from urllib.parse import quote, urlencode
 from modelyard.errors import BadRequest, Conflict, Forbidden
 from modelyard.storage.base import (
     BlobStoreError,
+    BlobStoreFull,
     CHUNK,
+    NO_SPACE,
     BlobInfo,
     BlobNotFound,
     BlobStore,
@@ -34,7 +37,9 @@ class LocalBlobStore(BlobStore):
     """Blobs as files under `root`.
 
     A put streams into `root/.tmp/` (same filesystem), is fsynced, then `os.replace`d into place,
-    so a half-written blob is never visible. Content type and md5 etag live in a JSON sidecar,
+    so a half-written blob is never visible. Each temp file is flocked by its writer while it exists; a
+    store opening on the folder deletes the temp files nobody holds (left by a killed process).
+    Content type and md5 etag live in a JSON sidecar,
     `root/.meta/<key>.json`, trusted only while its size and mtime match the blob's (otherwise the
     etag is recomputed and the content type is unknown). Signed URLs carry
     `sig = hex(HMAC-SHA256(k, "METHOD\\nkey\\nexpires"))`, k derived from `secret` for this use only.
@@ -49,12 +54,20 @@ class LocalBlobStore(BlobStore):
         self._meta = self.root / _META_DIR
         self._signing_key = hmac.new(secret.encode(), b"modelyard.blob-url.v1", hashlib.sha256).digest()
         self._usage: tuple[int, float] | None = None
+        self._sweep_tmp()
 
     def ping(self) -> None:
         if not self.root.is_dir() or not os.access(self.root, os.W_OK | os.X_OK):
             raise BlobStoreError(f"blob folder {self.root} is missing or not writable")
 
     # Reading and writing ------------------------------------------------
+
+    def _raise_if_full(self, exc: OSError) -> None:
+        """A full disk (or a file-size limit) becomes BlobStoreFull (507) naming the folder."""
+        if exc.errno not in NO_SPACE:
+            return
+        raise BlobStoreFull(f"the blob store (MODELYARD_BLOB_URL) has no space left in {self.root} "
+                            f"({exc.strerror}); nothing was stored: free space and try again") from None
 
     def put(
         self,
@@ -65,8 +78,7 @@ class LocalBlobStore(BlobStore):
         max_bytes: int | None = None,
     ) -> BlobInfo:
         path = self._path(key)
-        self._tmp.mkdir(exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=self._tmp, prefix="put-")
+        fd, tmp = self._temp("put-")
         digest, size = hashlib.md5(usedforsecurity=False), 0
         try:
             with os.fdopen(fd, "wb") as out:
@@ -78,17 +90,27 @@ class LocalBlobStore(BlobStore):
                     out.write(chunk)
                 out.flush()
                 os.fsync(out.fileno())
-            mtime_ns = os.stat(tmp).st_mtime_ns  # os.replace keeps it: the sidecar's freshness check
-            try:
-                path.parent.mkdir(parents=True, exist_ok=True)
-                os.replace(tmp, path)
-            except (FileExistsError, NotADirectoryError, IsADirectoryError):
-                raise Conflict(f"blob key {key!r} clashes with an existing key") from None
+                mtime_ns = os.stat(tmp).st_mtime_ns  # os.replace keeps it: the sidecar's freshness check
+                try:  # renamed while the lock is held, so that no sweep takes it away
+                    path.parent.mkdir(parents=True, exist_ok=True)
+                    os.replace(tmp, path)
+                except (FileExistsError, NotADirectoryError, IsADirectoryError):
+                    raise Conflict(f"blob key {key!r} clashes with an existing key") from None
+        except OSError as exc:
+            Path(tmp).unlink(missing_ok=True)
+            self._raise_if_full(exc)
+            raise
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
         info = BlobInfo(key=key, size=size, etag=digest.hexdigest(), content_type=content_type)
-        self._write_meta(key, {"size": size, "mtime_ns": mtime_ns, "etag": info.etag, "content_type": content_type})
+        try:
+            self._write_meta(key, {"size": size, "mtime_ns": mtime_ns, "etag": info.etag,
+                                   "content_type": content_type})
+        except OSError as exc:  # a full disk: the blob is whole and valid without its sidecar
+            if exc.errno not in NO_SPACE:
+                raise
+            self._meta_path(key).unlink(missing_ok=True)  # stat() recomputes the etag
         _fsync_dir(path.parent)
         self._usage = None
         return info
@@ -177,6 +199,35 @@ class LocalBlobStore(BlobStore):
             raise BadRequest(f"invalid blob key {key!r}")
         return path
 
+    def _temp(self, prefix: str) -> tuple[int, str]:
+        """A new temp file under .tmp, flocked by this writer (the lock goes with the descriptor)."""
+        self._tmp.mkdir(exist_ok=True)
+        while True:
+            fd, tmp = tempfile.mkstemp(dir=self._tmp, prefix=prefix)
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            if os.fstat(fd).st_nlink:  # not swept by a store that opened between mkstemp and flock
+                return fd, tmp
+            os.close(fd)
+
+    def _sweep_tmp(self) -> None:
+        """Delete the temp files of writers that are gone: a live writer holds its file's lock."""
+        try:
+            entries = list(os.scandir(self._tmp))
+        except FileNotFoundError:
+            return
+        for entry in entries:
+            try:
+                fd = os.open(entry.path, os.O_RDONLY)
+            except OSError:
+                continue
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                os.unlink(entry.path)
+            except OSError:
+                pass  # held by a live writer, or already gone
+            finally:
+                os.close(fd)
+
     def _meta_path(self, key: str) -> Path:
         return self._meta / f"{key}.json"
 
@@ -189,12 +240,13 @@ class LocalBlobStore(BlobStore):
 
     def _write_meta(self, key: str, meta: dict) -> None:
         target = self._meta_path(key)
-        fd, tmp = tempfile.mkstemp(dir=self._tmp, prefix="meta-")
+        fd, tmp = self._temp("meta-")
         try:
             with os.fdopen(fd, "w") as out:
                 json.dump(meta, out)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(tmp, target)
+                out.flush()
+                target.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(tmp, target)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise

@@ -208,7 +208,8 @@ class S3BlobStore(BlobStore):
                 raise BlobNotFound(key) from exc
             raise BlobStoreError(f"S3 error {_code(exc) or 'unknown'} on bucket {self.bucket!r}") from exc
         except (BotoCoreError, HTTPError) as exc:
-            raise BlobStoreError(f"S3 unavailable: {exc}") from exc
+            raise BlobStoreError(f"the blob store (MODELYARD_BLOB_URL) is unreachable: S3 bucket {self.bucket!r}: "
+                                 f"{exc}") from exc
 
 
 class _LimitedReader:

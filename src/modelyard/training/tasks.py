@@ -6,7 +6,7 @@ import time
 from modelyard.auth.models import User
 from modelyard.data.models import Dataset
 from modelyard.jobs.context import JobContext
-from modelyard.ops import activity
+from modelyard.ops import activity, drift
 from modelyard.registry.service import RegistryService
 
 
@@ -29,8 +29,9 @@ def train_model(ctx: JobContext) -> dict:
                    random_state=int(p["random_state"]), time_budget=float(p["max_training_time"]),
                    progress=lambda pct, step: ctx.progress(3 + pct * 0.92, step))
     ctx.progress(96, "Saving model")
-    training_data.update(features=[f["name"] for f in result.features], train_rows=result.train_rows,
-                         test_rows=result.test_rows, target=result.target)
+    features = [f["name"] for f in result.features]
+    training_data.update(features=features, train_rows=result.train_rows, test_rows=result.test_rows,
+                         target=result.target, reference=drift.reference(frame, features))
     with ctx.db.session() as session:
         owner = session.get(User, ctx.owner_id)
         version = RegistryService(session, ctx.blobs).create_version(
@@ -47,4 +48,4 @@ def train_model(ctx: JobContext) -> dict:
                         user=owner, details={"model_id": version.id, "job_id": ctx.job_id, **result.metrics})
         return {"model_id": version.id, "model_name": version.name, "version": version.number,
                 "metrics": result.metrics, "training_time": version.training_seconds,
-                "algorithm": result.algorithm, "candidates": result.candidates}
+                "algorithm": result.algorithm, "candidates": result.candidates, "notes": result.notes}

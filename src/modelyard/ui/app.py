@@ -10,7 +10,9 @@ import streamlit as st
 
 from modelyard.ui import widgets
 from modelyard.client.api import ApiClient, ApiError, backend_url
-from modelyard.ui.views import account, admin, csv_batch, data, gallery, labeling, models
+from modelyard.ui.views import (
+    account, admin, csv_batch, data, enterprise_batch, gallery, labeling, models, operations, webhooks,
+)
 
 FIRST_PAGE = {"user": "datasets", "labeler": "tasks", "admin": "users", "universal": "datasets"}
 
@@ -31,12 +33,15 @@ def pages_for(role: str) -> dict[str, list[st.Page]]:
                 page(labeling.quality_control, "Quality control", "qc")]
     platform = [page(account.account, "Account", "account"), page(gallery.gallery, "Model gallery", "gallery"),
                 page(gallery.playground, "Playground", "playground"),
-                page(csv_batch.csv_batch, "CSV batch", "csv-batch")]
+                page(csv_batch.csv_batch, "CSV batch", "csv-batch"),
+                page(enterprise_batch.enterprise_batch, "Enterprise batch", "enterprise-batch"),
+                page(webhooks.webhooks, "Webhooks", "webhooks")]
     labeler = [page(labeling.my_tasks, "My tasks", "tasks"), page(labeling.label_images, "Label images", "label")]
     admin_pages = [page(admin.users, "Users", "users"), page(admin.assignments, "Assignments", "assignments"),
                    page(admin.settings, "Settings", "settings"), page(admin.activity, "Activity", "activity"),
                    page(admin.scoring_dashboard, "Scoring dashboard", "dashboard"),
-                   page(admin.credits, "Credits", "credits")]
+                   page(admin.credits, "Credits", "credits"),
+                   page(operations.operations, "Alerts and operations", "operations")]
     sections = {"user": {"Data science": science, "Prediction platform": platform, "Labeling": customer},
                 "labeler": {"Labeling": labeler, "Prediction platform": platform[:1]},
                 "admin": {"Admin": admin_pages, "Data science": science, "Prediction platform": platform,

@@ -60,6 +60,42 @@ def paged_table(rows: list[dict] | pd.DataFrame, *, key: str, columns: list[str]
         st.caption(f"{len(frame)} rows, {page_size} per page")
 
 
+def api_paged_table(read: Callable[[int, int], tuple[list[dict], int]], *, key: str, columns: list[str] | None = None,
+                    page_size: int = PAGE_SIZE) -> list[dict]:
+    """A table of a listing the API pages: `read(limit, offset)` answers one page's rows and the total, and only
+    the page shown is fetched. Answers the rows shown."""
+    page = max(1, st.session_state.get(f"{key}-page", 1))
+    rows, total = read(page_size, (page - 1) * page_size)
+    pages = max(1, -(-total // page_size))
+    if page > pages:  # fewer rows than when the page was picked
+        page = st.session_state[f"{key}-page"] = pages
+        rows, total = read(page_size, (page - 1) * page_size)
+    if not rows:
+        st.caption("nothing yet")
+        return rows
+    frame = pd.DataFrame(rows)
+    if columns:
+        frame = frame[[c for c in columns if c in frame.columns]]
+    st.dataframe(frame, hide_index=True)
+    if pages > 1:
+        st.pagination(pages, key=f"{key}-page")
+        st.caption(f"{total} rows, {page_size} per page")
+    return rows
+
+
+def credit_history(*, key: str, user_id: int | None = None) -> None:
+    """A credit ledger, newest first and paged by the API: the caller's own, or (admins) a user's."""
+    history = {}
+
+    def read(limit: int, offset: int) -> tuple[list[dict], int]:
+        history.update(api().credit_history(limit=limit, offset=offset, user_id=user_id))
+        return history["events"], history["total"]
+
+    api_paged_table(read, key=key, columns=["at", "delta", "balance", "reason", "detail", "actor_id"])
+    if history:
+        st.caption(f"{history['total']} change(s); {history['credits_remaining']:,} credits remain")
+
+
 def follow_job(read: Callable[[], dict], *, label: str, timeout: float = 3600.0, interval: float = 0.5) -> dict:
     """Poll `read()` (a job body with status/progress/current_step) with a live progress bar until it ends."""
     bar = st.progress(0.0, text=f"{label}: queued")

@@ -145,6 +145,7 @@ class WebhookService:
 
     def deliveries(self, hook: Webhook, *, limit: int = 50, offset: int = 0,
                    status: str | None = None) -> tuple[list[WebhookDelivery], int]:
+        settle_abandoned(self._session, WebhookDelivery.webhook_id == hook.id)
         query = select(WebhookDelivery).where(WebhookDelivery.webhook_id == hook.id)
         if status:
             query = query.where(WebhookDelivery.status == status)
@@ -154,11 +155,27 @@ class WebhookService:
         return list(rows), total
 
 
+def settle_abandoned(session: Session, *where) -> None:
+    """Deliveries whose job ended without them — its worker died during the last attempt, and the job system
+    failed the job (jobs/runner.py) — are failed with the job's reason instead of staying queued forever."""
+    from modelyard.jobs.models import Job
+
+    stuck = session.execute(select(WebhookDelivery, Job).join(Job, Job.id == WebhookDelivery.job_id).where(
+        WebhookDelivery.status.in_(("queued", "retrying")), Job.status.in_(("failed", "cancelled")), *where)).all()
+    for delivery, job in stuck:
+        delivery.status, delivery.error = "failed", job.error or f"its job was {job.status}"
+        delivery.attempts, delivery.next_attempt_at = max(delivery.attempts or 0, job.attempts), None
+        delivery.finished_at = job.finished_at or utcnow()
+    if stuck:
+        session.commit()
+
+
 def prune_deliveries(db: "Database") -> int:
     """Delete finished deliveries older than `webhooks.logRetentionDays` (a periodic task of every worker)."""
     from modelyard.ops.settings import SettingsService
 
     with db.session() as session:
+        settle_abandoned(session)
         days = SettingsService(session).section("webhooks").logRetentionDays
         cutoff = utcnow() - timedelta(days=days)
         return session.execute(delete(WebhookDelivery).where(

@@ -17,6 +17,7 @@ cost nothing when nobody subscribes (events.py's snapshot is asked before anythi
 from __future__ import annotations
 
 import logging
+import weakref
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import event as orm_event
@@ -31,6 +32,15 @@ PENDING = "modelyard_webhook_events"
 
 
 def watch(sessions: sessionmaker, events: "Events") -> None:
+    """Raise `model.updated` and `credit.charged` from what each transaction of `sessions` commits.
+
+    The listeners hold `events` weakly: SQLAlchemy keeps a session class's listeners in a map keyed weakly
+    by the class, with the listeners as values, and `events` reaches the class (through its database) and
+    the runtime (through its queue), so a strong reference would keep both alive after the runtime is gone.
+    The runtime holds `events` as long as it lives."""
+    owner = weakref.ref(events)
+    del events
+
     def after_flush(session: Session, _context) -> None:
         found = [*_deploys(session), *_charges(session)]
         if found:
@@ -38,6 +48,9 @@ def watch(sessions: sessionmaker, events: "Events") -> None:
 
     def after_commit(session: Session) -> None:
         pending = session.info.pop(PENDING, ())
+        events = owner()
+        if events is None:  # the runtime that made these sessions is gone
+            return
         unique = {(kind, facts.get("version_id") or id(facts)): (kind, facts) for kind, facts in pending}
         for kind, facts in unique.values():
             try:

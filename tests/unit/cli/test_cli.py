@@ -92,3 +92,20 @@ def test_gallery_build_trains_the_named_builtins_once_and_refuses_unknown_names(
     assert again.exit_code == 0 and again.stdout.split("\t")[2].strip() == lines[0][2]  # found, not retrained
     unknown = run("gallery", "build", "no-such-model")
     assert unknown.exit_code == 1 and "gallery model no-such-model not found" in unknown.stderr
+
+
+def test_a_database_migrated_by_a_newer_modelyard_is_one_line_not_a_traceback(run, tmp_path):
+    import os
+    import sqlite3
+    import subprocess
+    import sys
+
+    assert run("migrate").exit_code == 0
+    database = tmp_path / "home" / "modelyard.db"
+    with sqlite3.connect(database) as conn:
+        conn.execute("INSERT INTO alembic_version (version_num) VALUES ('from_the_future')")
+    done = subprocess.run([sys.executable, "-m", "modelyard", "migrate"], capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "MODELYARD_HOME": str(tmp_path / "home")}, cwd=tmp_path)
+    assert done.returncode == 1, done.stderr
+    assert "Traceback" not in done.stderr
+    assert "was migrated by a newer modelyard" in done.stderr and "from_the_future" in done.stderr

@@ -296,7 +296,7 @@ def test_predictions_are_recorded_by_the_pipeline_text_models_included(runtime):
     alice = _user(runtime, "alice")
     runtime.gallery.predict_many("sentiment", [{"text": "good"}, {"text": "bad"}], viewer=alice)
     runtime.gallery.predict("lead-score", catalog.lookup("lead-score").example, viewer=alice)
-    runtime.tally.flush()
+    runtime.prediction_log.flush(activity=True)
     with runtime.db.session() as session:
         rows, _ = activity.query(session, viewer=session.get(User, alice.id), type="prediction", since=None, limit=10)
         messages = sorted(a.message for a in rows)

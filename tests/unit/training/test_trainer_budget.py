@@ -20,7 +20,7 @@ def test_a_5_second_budget_on_200k_rows_returns_in_time(big_table):
     result = train(big_table, target="label", time_budget=5)
     elapsed = time.perf_counter() - started
     assert elapsed < 5 + 3, f"took {elapsed:.1f}s"
-    assert result.seconds <= elapsed
+    assert result.seconds <= elapsed + 0.0005  # result.seconds is rounded to the millisecond
     assert result.metrics["accuracy"] > 0.9
     assert result.test_rows == 40_000
     assert any("training rows" in note for note in result.notes)

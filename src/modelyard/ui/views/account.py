@@ -1,4 +1,4 @@
-"""The signed-in account (prediction-platform contract): plan, credits, and API keys.
+"""The signed-in account (prediction-platform contract): plan, credits and their history, and API keys.
 
 A new or rotated key is shown once, as the API answers it; afterwards only its prefix is known. Revoking
 asks for a confirmation first, since every program using the key stops working at its next request.
@@ -8,7 +8,7 @@ from __future__ import annotations
 import streamlit as st
 
 from modelyard.ui import widgets
-from modelyard.ui.widgets import api, choose, paged_table
+from modelyard.ui.widgets import api, choose, credit_history, paged_table
 
 
 def _key_text(key: dict) -> str:
@@ -53,7 +53,13 @@ def account() -> None:
             made = api().create_api_key(name.strip() or "default")
             st.session_state["new-api-key"] = {**made, "what": "New key"}
             st.rerun()
-    keys = api().api_keys()
+    _keys(api().api_keys())
+    st.subheader("Credit history")
+    st.caption("Every change of your credits, newest first: predictions (negative), allocations, starting credits.")
+    credit_history(key="my-credit-history")
+
+
+def _keys(keys: list[dict]) -> None:
     if not keys:
         st.caption("No API keys yet.")
         return

@@ -2,11 +2,13 @@
 credits."""
 from __future__ import annotations
 
+import json
+
 import pandas as pd
 import streamlit as st
 
 from modelyard.client.api import ApiError
-from modelyard.ui.widgets import api, choose, paged_table
+from modelyard.ui.widgets import api, choose, credit_history, follow_job, paged_table
 
 ROLES = ["user", "labeler", "admin", "universal"]
 ACTIVITY_TYPES = ["upload", "training", "deployment", "prediction", "model", "settings", "user"]
@@ -60,6 +62,8 @@ def assignments() -> None:
 
 def settings() -> None:
     st.title("Settings")
+    if st.session_state.get("settings-saved"):
+        st.success(st.session_state.pop("settings-saved"))
     current = api().settings()
     names = sorted({m["name"] for m in api().models(limit=200)["models"]})
     try:
@@ -82,8 +86,54 @@ def settings() -> None:
     if wanted != allow:
         api().update_settings({"registry": {"allowPickle": wanted}})
         st.success(f"Pickle uploads {'allowed' if wanted else 'refused'}")
+    _section_editor(current)
     with st.expander("All settings"):
         st.json(current)
+
+
+def _field(name: str, value):
+    """One setting as a widget of its type; lists as comma-separated text, anything else as JSON."""
+    if isinstance(value, bool):
+        return st.checkbox(name, value=value)
+    if isinstance(value, int):
+        return int(st.number_input(name, value=value, step=1))
+    if isinstance(value, float):
+        return float(st.number_input(name, value=value, format="%g"))
+    if isinstance(value, str):
+        return st.text_input(name, value=value)
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        text = st.text_input(f"{name} (comma-separated)", value=", ".join(value))
+        return [v.strip() for v in text.split(",") if v.strip()]
+    text = st.text_area(f"{name} (JSON)", value=json.dumps(value))
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text  # the API says what is wrong with it
+
+
+def _section_editor(current: dict) -> None:
+    """Any settings section edited field by field (`alerts` first: the alert rules); the API validates."""
+    st.subheader("Edit a section")
+    names = sorted(current)
+    name = st.selectbox("Section", names, index=names.index("alerts") if "alerts" in names else 0,
+                        key="settings-section")
+    values = current[name]
+    with st.form(f"settings-{name}"):
+        edited = {key: _field(key, value) for key, value in values.items()}
+        if st.form_submit_button(f"Save {name}"):
+            changes = {key: value for key, value in edited.items() if value != values[key]}
+            if not changes:
+                st.info("Nothing changed.")
+                return
+            try:
+                api().update_settings({name: changes})
+            except ApiError as exc:
+                if exc.status == 401:
+                    raise
+                st.error(exc.message)
+                return
+            st.session_state["settings-saved"] = f"Saved {name}: {', '.join(sorted(changes))}"
+            st.rerun()
 
 
 def activity() -> None:
@@ -103,6 +153,7 @@ def scoring_dashboard() -> None:
     if board.get("last_retrain"):
         st.write("Last retraining")
         st.json(board["last_retrain"], expanded=False)
+    _retrain()
     uploads, logins = st.columns(2)
     with uploads:
         st.subheader("Recent uploads")
@@ -122,6 +173,29 @@ def scoring_dashboard() -> None:
         st.caption("This deployment has no /monitoring page yet (it comes with the prediction platform).")
 
 
+def _retrain() -> None:
+    """POST /retrain: a new version of the active scoring model from the labeled rows, followed live."""
+    with st.expander("Retrain the active scoring model"), st.form("retrain"):
+        threshold = st.number_input("Retrain when at least this many new labeled rows exist", min_value=1, value=50,
+                                    step=1)
+        activate = st.selectbox("Activate the new version", ["if_not_worse", "always", "never"])
+        if not st.form_submit_button("Retrain"):
+            return
+        answer = api().retrain(int(threshold), activate)
+        st.info(answer["message"])
+        if answer["status"] != "started":
+            return
+
+        def read() -> dict:
+            status = api().retrain_status(answer["job_id"])
+            return {**status, "current_step": status.get("step")}
+
+        done = follow_job(read, label=f"Retraining {answer['model']}")
+        st.success(f"{done.get('outcome') or 'done'}: version {done['new_version']} "
+                   f"({'activated' if done.get('activated') else 'not activated'})")
+        st.json(done["metrics"], expanded=False)
+
+
 def credits() -> None:
     st.title("Credits")
     st.caption("Credits pay for the built-in models' predictions (POST /admin/users/{id}/credits).")
@@ -137,3 +211,6 @@ def credits() -> None:
             everyone = api().users()
     paged_table([{**u, "role": _role(u)} for u in everyone], key="credit-users",
                 columns=["id", "username", "role", "plan", "credits_remaining", "is_active"])
+    st.subheader("Credit history")
+    user = choose("History of", everyone, lambda u: f"{u['username']} (id {u['id']})", key="credit-history-user")
+    credit_history(user_id=user["id"], key=f"credit-history-{user['id']}")

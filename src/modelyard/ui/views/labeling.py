@@ -11,6 +11,7 @@ from modelyard.ui.widgets import api, choose, chosen, follow_job, image, paged_t
 
 IMAGE_TYPES = ["jpg", "jpeg", "png", "webp"]
 UPLOAD_BATCH = 20  # images per request: a progress step each, and bodies far below the upload limit
+PRESIGNED_FROM = 50  # from this many images on, each goes straight to storage (the contract's presigned flow)
 GRID_COLUMNS, GRID_PAGE = 4, 12
 
 
@@ -23,11 +24,15 @@ def _pick_request(label: str = "Request") -> dict | None:
 
 
 def _upload_images(request: dict, files: list) -> None:
-    bar = st.progress(0.0, text=f"Uploading {len(files)} images…")
+    """Small sets as multipart uploads to the API; large ones through presigned URLs (each file to storage
+    directly, then one `/uploads/complete` per batch), both in batches with progress."""
+    presigned = len(files) >= PRESIGNED_FROM
+    bar = st.progress(0.0, text=f"Uploading {len(files)} images" + (" through presigned URLs…" if presigned else "…"))
+    send = api().upload_images_presigned if presigned else api().upload_images
     stored, skipped, errors = 0, 0, []
     for start in range(0, len(files), UPLOAD_BATCH):
         batch = files[start:start + UPLOAD_BATCH]
-        report = api().upload_images(request["id"], [(f.name, f.getvalue(), f.type or "image/jpeg") for f in batch])
+        report = send(request["id"], [(f.name, f.getvalue(), f.type or "image/jpeg") for f in batch])
         stored, skipped, errors = stored + report["uploaded"], skipped + report["skipped"], errors + report["errors"]
         done = min(start + UPLOAD_BATCH, len(files))
         bar.progress(done / len(files), text=f"Uploaded {done} of {len(files)}")

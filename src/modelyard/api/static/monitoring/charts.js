@@ -106,5 +106,37 @@
     return series.map(function (s, k) { return { name: s.name, color: COLORS[k % COLORS.length] }; });
   }
 
-  global.MonitoringCharts = { line: line, bars: bars, fmt: fmt, clock: clock };
+  /* items: [{name, value|null}] as horizontal bars (one per feature), with dashed marks at `marks`. */
+  function hbars(container, items, options) {
+    var rowH = 18, height = Math.max(60, TOP + BOTTOM + rowH * items.length), left = 130;
+    var svg = el("svg", { viewBox: "0 0 " + W + " " + height, role: "img", "aria-label": options.label || "" });
+    container.replaceChildren(svg);
+    var known = items.filter(function (item) { return item.value !== null && item.value !== undefined; });
+    if (!known.length) {
+      svg.appendChild(el("text", { x: W / 2, y: height / 2, "text-anchor": "middle", "class": "empty" }, options.empty || "no data"));
+      return;
+    }
+    var max = niceMax(Math.max.apply(null, known.map(function (item) { return item.value; }).concat(options.marks || [])));
+    var plotW = W - left - RIGHT, plotH = rowH * items.length;
+    var labelled = -Infinity;
+    (options.marks || []).forEach(function (mark) {
+      var x = left + (plotW * mark) / max;
+      svg.appendChild(el("line", { x1: x, x2: x, y1: TOP, y2: TOP + plotH, "class": "mark" }));
+      if (x - labelled > 28) { svg.appendChild(el("text", { x: x, y: TOP + plotH + 14, "text-anchor": "middle" }, fmt(mark))); labelled = x; }
+    });
+    svg.appendChild(el("text", { x: W - RIGHT, y: TOP + plotH + 14, "text-anchor": "end" }, fmt(max)));
+    items.forEach(function (item, i) {
+      var y = TOP + i * rowH;
+      svg.appendChild(el("text", { x: left - 6, y: y + rowH - 5, "text-anchor": "end" }, item.name.slice(0, 20)));
+      if (item.value === null || item.value === undefined) return;
+      var color = item.value > (options.marks || [])[1] ? COLORS[2] : item.value > (options.marks || [])[0] ? COLORS[1] : COLORS[3];
+      var width = Math.max(1, (plotW * Math.min(item.value, max)) / max);
+      var rect = el("rect", { x: left, y: y + 3, width: width, height: rowH - 6, fill: color });
+      rect.appendChild(el("title", {}, item.name + ": " + fmt(item.value)));
+      svg.appendChild(rect);
+      svg.appendChild(el("text", { x: left + width + 4, y: y + rowH - 5 }, fmt(item.value)));
+    });
+  }
+
+  global.MonitoringCharts = { line: line, bars: bars, hbars: hbars, fmt: fmt, clock: clock };
 })(window);

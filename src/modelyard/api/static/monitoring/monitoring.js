@@ -70,6 +70,7 @@
   });
 
   $("sign-out").addEventListener("click", function () { signOut(""); });
+  $("drift-model").addEventListener("change", function () { if (state.models) renderDrift(state.models); });
   $("window").addEventListener("change", function () {
     state.window = parseInt($("window").value, 10);
     state.calls = null;
@@ -132,7 +133,6 @@
       { unit: "/min", label: "Failed prediction calls per minute" });
     legend("latest-errors", errs, [t.errors + " failed of " + t.calls + " (" + pct(t.error_rate) + ")"]);
 
-    if (m.drift && m.drift.reason) text("drift-reason", m.drift.reason);
     renderJobs(m.jobs);
     if (state.calls !== null && state.calls !== t.calls) refreshSlow();  // new calls: models and alerts too
     state.calls = t.calls;
@@ -159,8 +159,29 @@
       [name, m.version || "–", m.predictions_count, pct(m.error_rate),
        m.avg_processing_time === null ? "–" : ms(m.avg_processing_time * 1000),
        m.avg_confidence === null ? "–" : fmt(m.avg_confidence), m.health_score === null ? "–" : fmt(m.health_score),
-       m.status].forEach(function (v) { row.insertCell().textContent = v; });
+       m.status, driftCell(m.drift)].forEach(function (v) { row.insertCell().textContent = v; });
     });
+    state.models = status.models;
+    renderDrift(status.models);
+  }
+
+  function driftCell(drift) {
+    if (!drift) return "–";
+    return drift.max_psi === null ? drift.status : drift.status + " (" + fmt(drift.max_psi) + ", " + drift.worst_feature + ")";
+  }
+
+  function renderDrift(models) {
+    var select = $("drift-model"), chosen = select.value;
+    var names = Object.keys(models).filter(function (n) { return models[n].drift && Object.keys(models[n].drift.features).length; });
+    select.replaceChildren();
+    names.forEach(function (n) { var option = document.createElement("option"); option.value = option.textContent = n; select.appendChild(option); });
+    if (names.indexOf(chosen) >= 0) select.value = chosen;
+    var drift = names.length ? models[select.value].drift : null;
+    charts.hbars($("chart-drift"), drift ? Object.keys(drift.features).map(function (f) { return { name: f, value: drift.features[f] }; }) : [],
+      { label: "Population stability index per feature", marks: [0.1, 0.25],
+        empty: "no inputs counted yet for a model trained here (uploaded and imported models have no training reference)" });
+    text("latest-drift", drift ? drift.status + ": largest " + fmt(drift.max_psi) + " (" + drift.worst_feature + ") over " +
+      drift.rows.toLocaleString("en") + " rows" : "");
   }
 
   function alertItems(body) {
