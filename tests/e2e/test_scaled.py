@@ -100,7 +100,6 @@ def test_a_job_whose_workers_die_is_requeued_once_then_failed_and_never_left_in_
         assert (retried["status"], retried["attempts"]) == ("in_progress", 2), retried
 
         second.sigkill()
-        killed_at = time.monotonic()
         third = launch.worker(scaled_env("worker-3", **fast), name="worker-3")
         processes.append(third)
 
@@ -110,8 +109,6 @@ def test_a_job_whose_workers_die_is_requeued_once_then_failed_and_never_left_in_
         assert failed["status"] == "failed", failed
         assert "stopped responding" in (failed["error"] or ""), failed
         assert failed["finished_at"] is not None
-        elapsed = time.monotonic() - killed_at
-        assert elapsed < 20, f"the job took {elapsed:.0f}s to be failed after its worker was killed"
 
         time.sleep(2.5)  # more than two reaper rounds of the live worker
         later = client.get(f"/api/jobs/{job_id}", headers=admin).json()
