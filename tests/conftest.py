@@ -1,6 +1,7 @@
 """Shared fixtures: settings on a fresh database (SQLite and PostgreSQL), an app client, users."""
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 
@@ -50,6 +51,16 @@ def create_pg_database(admin_url: str) -> str:
     return admin_url.rsplit("/", 1)[0] + "/" + name
 
 
+@contextlib.contextmanager
+def fresh_pg_database(admin_url: str) -> Iterator[str]:
+    """A new empty PostgreSQL database for the `with` block, dropped after it."""
+    url = create_pg_database(admin_url)
+    try:
+        yield url
+    finally:
+        drop_pg_database(url, admin_url)
+
+
 def drop_pg_database(url: str, admin_url: str) -> None:
     import psycopg
 
@@ -87,12 +98,8 @@ def database_url(request, tmp_path) -> Iterator[str]:
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'modelyard.db'}"
         return
-    admin_url = request.getfixturevalue("postgres_server")
-    url = create_pg_database(admin_url)
-    try:
+    with fresh_pg_database(request.getfixturevalue("postgres_server")) as url:
         yield url
-    finally:
-        drop_pg_database(url, admin_url)
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from typing import Callable, Iterator
 
 import pytest
 
-from tests.conftest import create_pg_database, drop_pg_database
+from tests.conftest import fresh_pg_database
 from tests.e2e.processes import STARTED, Launcher
 from tests.support.servers import create_bucket
 
@@ -59,11 +59,8 @@ def pytest_runtest_makereport(item, call):
 @pytest.fixture(scope="module")
 def pg_database(postgres_server) -> Iterator[str]:
     """A fresh PostgreSQL database for this test module, dropped afterwards."""
-    url = create_pg_database(postgres_server)
-    try:
+    with fresh_pg_database(postgres_server) as url:
         yield url
-    finally:
-        drop_pg_database(url, postgres_server)
 
 
 @pytest.fixture

@@ -28,13 +28,13 @@ import pandas as pd
 import pytest
 from sqlalchemy import create_engine, text
 
-from tests.conftest import create_pg_database, drop_pg_database
+from tests.conftest import fresh_pg_database
 from tests.e2e.conftest import ADMIN_PASSWORD as SCALED_ADMIN_PASSWORD
 from tests.e2e.processes import TERMINAL, Launcher, ModelyardProcess, bearer, login, wait_for_job
 from tests.support import registry_models as rm
 from tests.support.datasets import buyers, to_csv
 from tests.support.images import encode, scene
-from tests.support.receiver import HANG, Receiver, start_receiver, stop_receiver
+from tests.support.receiver import HANG, Receiver, running_receiver
 
 pytestmark = pytest.mark.slow
 
@@ -366,11 +366,8 @@ class Webhook(Scenario):
 
 @pytest.fixture
 def receiver() -> Iterator[Receiver]:
-    receiver = start_receiver()
-    try:
+    with running_receiver() as receiver:
         yield receiver
-    finally:
-        stop_receiver(receiver)
 
 
 def make_scenario(kind: str, client: httpx.Client, admin: dict[str, str], receiver: Receiver) -> Scenario:
@@ -578,11 +575,8 @@ def test_a_presigned_upload_completion_killed_midway_can_be_completed_again_with
 @pytest.fixture
 def pg_database(postgres_server) -> Iterator[str]:
     """A fresh PostgreSQL database for each test here (the bucket is per test too: records and blobs must match)."""
-    url = create_pg_database(postgres_server)
-    try:
+    with fresh_pg_database(postgres_server) as url:
         yield url
-    finally:
-        drop_pg_database(url, postgres_server)
 
 
 @pytest.mark.parametrize("kind", ["training", "csv-scoring", "platform-batch", "qc", "webhook"])

@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from tests.e2e.processes import Launcher, bearer, login
-from tests.support.receiver import HANG, Receiver, start_receiver, stop_receiver
+from tests.support.receiver import HANG, Receiver, running_receiver
 from tests.support.registry_models import customers, regressor, skops_bytes
 
 pytestmark = pytest.mark.slow
@@ -46,11 +46,8 @@ def admin(client) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def receiver() -> Iterator[Receiver]:
-    receiver = start_receiver()
-    try:
+    with running_receiver() as receiver:
         yield receiver
-    finally:
-        stop_receiver(receiver)
 
 
 def new_user(client) -> tuple[dict[str, str], int]:

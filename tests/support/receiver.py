@@ -1,11 +1,13 @@
 """A real webhook receiver on 127.0.0.1 for tests: answers each path as scripted and records what arrived."""
 from __future__ import annotations
 
+import contextlib
 import json
 import select
 import socket
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -127,3 +129,13 @@ def stop_receiver(receiver: Receiver) -> None:
     receiver.stopping.set()
     receiver.server.shutdown()
     receiver.server.server_close()
+
+
+@contextlib.contextmanager
+def running_receiver() -> Iterator[Receiver]:
+    """A receiver for the `with` block, stopped after it."""
+    receiver = start_receiver()
+    try:
+        yield receiver
+    finally:
+        stop_receiver(receiver)
